@@ -1,0 +1,37 @@
+"""Train a grid of up to two hyperparameters x seeds and draw its phase diagram.
+
+    python experiments/phase_diagram.py --flagfile=experiments/flags/quickstart.flags --workdir=runs/quick
+
+Writes config.json, flags.txt, summary.csv, metrics.npz, final_{train,val}_acc.png,
+phase_diagram.png (when labels are corrupted) and curves.png to --workdir.
+"""
+from absl import app
+
+from grokjax import cli
+from grokjax.config import ConfigError, validate_static
+from grokjax.train.experiment import run_grid_experiment
+from grokjax.train.sweep import make_grid
+from grokjax.workdir import prepare_workdir
+
+cli.define_flags()
+FLAGS = cli.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    try:
+        cfg = cli.static_config()
+        validate_static(cfg)
+        axes = cli.sweep_axes()
+        grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
+                         data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+        prepare_workdir(FLAGS.workdir, overwrite=FLAGS.overwrite)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    run_grid_experiment(cfg, grid, FLAGS.workdir, [name for name, _ in axes], flags_text=cli.flags_text(),
+                        max_runs_per_batch=FLAGS.max_runs_per_batch, progress=FLAGS.progress)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags_or_exit)

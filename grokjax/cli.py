@@ -1,0 +1,134 @@
+"""Flags shared by every experiment script, and their translation into a sweep.
+
+Every StaticConfig field and every traced hyperparameter (grokjax.config.HPARAMS)
+is a flag of the same name. Up to two hyperparameters can be swept:
+
+    --x_axis=frac --x_values=0.1:0.9:17      # linspace(start, stop, num)
+    --y_axis=wd   --y_values=log:1e-2:10:4   # geomspace(start, stop, num)
+    --x_values=0.3,0.5,0.7                   # an explicit list
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+from absl import flags
+
+from grokjax.config import HPARAMS, ConfigError, StaticConfig
+
+FLAGS = flags.FLAGS
+_INTERNAL = {"enable_dropout", "enable_grad_noise", "enable_weight_noise"}
+STATIC_HELP = {
+    "op": "binary operation (grokjax.data.operations.operation_names())",
+    "p": "modulus (ignored by the S5 operations)",
+    "model": "mlp | transformer", "width": "hidden width (MLP N, or transformer d_model)",
+    "depth": "MLP hidden layers or transformer layers", "heads": "transformer attention heads",
+    "mlp_width": "transformer feed-forward width (0 = 4 * width)",
+    "activation": "quadratic | relu | gelu", "norm": "none | batchnorm | layernorm",
+    "loss": "mse | ce", "optimizer": "adamw | adam | sgd", "beta1": "Adam beta1", "beta2": "Adam beta2",
+    "adam_eps": "Adam epsilon", "decay_to": "weight decay target: origin | init",
+    "warmup_steps": "linear learning-rate warmup steps", "batch_size": "minibatch size (0 = full batch)",
+    "batch_rule": "fixed | power (min(batch_size, n_train // 2))", "steps": "optimization steps per run",
+    "eval_every": "steps between evaluations (the smallest gap for --eval_schedule=log)",
+    "eval_schedule": "linear | log", "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
+}
+SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch")
+
+
+def define_flags() -> None:
+    """Defines the static, hyperparameter and sweep flags (once per process)."""
+    if "op" in FLAGS:
+        return
+    for field in dataclasses.fields(StaticConfig):
+        if field.name in _INTERNAL:
+            continue
+        define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+                  str: flags.DEFINE_string}[type(field.default)]
+        define(field.name, field.default, STATIC_HELP.get(field.name, field.name))
+    for name, spec in HPARAMS.items():
+        flags.DEFINE_float(name, spec.default, f"{spec.help} ({spec.allowed})")
+    flags.DEFINE_string("x_axis", "", f"hyperparameter swept along x: {', '.join(HPARAMS)}")
+    flags.DEFINE_string("x_values", "", "values along x: a,b,c | start:stop:num | log:start:stop:num")
+    flags.DEFINE_string("y_axis", "", "hyperparameter swept along y (optional)")
+    flags.DEFINE_string("y_values", "", "values along y, as --x_values")
+    flags.DEFINE_integer("seeds", 1, "seeds per grid point")
+    flags.DEFINE_integer("seed", 0, "first model seed")
+    flags.DEFINE_integer("data_seed", -1, "first data (split/corruption) seed; -1 = same as --seed")
+    flags.DEFINE_integer("max_runs_per_batch", 64, "runs trained together in one compiled call")
+    flags.DEFINE_string("workdir", "", "output directory")
+    flags.DEFINE_bool("overwrite", False, "replace the results already in --workdir")
+    flags.DEFINE_bool("progress", True, "show a progress bar with ETA")
+
+
+def parse_values(flag: str, text: str) -> np.ndarray:
+    """'a,b,c' | 'start:stop:num' | 'log:start:stop:num' -> values; ConfigError if malformed."""
+    form = "a,b,c or start:stop:num or log:start:stop:num"
+    try:
+        if text.startswith("log:"):
+            start, stop, num = text[4:].split(":")
+            values = np.geomspace(float(start), float(stop), int(num))
+        elif ":" in text:
+            start, stop, num = text.split(":")
+            values = np.linspace(float(start), float(stop), int(num))
+        else:
+            values = np.asarray([float(v) for v in text.split(",")])
+    except ValueError:
+        raise ConfigError(f"--{flag}={text!r} is malformed; write {form}") from None
+    if values.size == 0:
+        raise ConfigError(f"--{flag} is empty; write {form}")
+    return np.round(values, 10)
+
+
+def sweep_axes() -> list[tuple[str, np.ndarray]]:
+    axes = []
+    for axis in ("x", "y"):
+        name, text = getattr(FLAGS, f"{axis}_axis"), getattr(FLAGS, f"{axis}_values")
+        if not name and not text:
+            continue
+        if name not in HPARAMS:
+            raise ConfigError(f"--{axis}_axis={name!r} is not a sweepable hyperparameter; "
+                              f"choose one of: {', '.join(HPARAMS)}")
+        if not text:
+            raise ConfigError(f"--{axis}_axis={name} needs --{axis}_values")
+        axes.append((name, parse_values(f"{axis}_values", text)))
+    if len(axes) == 2 and axes[0][0] == axes[1][0]:
+        raise ConfigError(f"--x_axis and --y_axis are both {axes[0][0]}; sweep two different ones")
+    if FLAGS.seeds <= 0:
+        raise ConfigError(f"--seeds={FLAGS.seeds} must be a positive integer")
+    if FLAGS.max_runs_per_batch <= 0:
+        raise ConfigError(f"--max_runs_per_batch={FLAGS.max_runs_per_batch} must be a positive integer")
+    return axes
+
+
+def static_config() -> StaticConfig:
+    return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(StaticConfig)
+                           if f.name not in _INTERNAL})
+
+
+def base_hparams() -> dict[str, float]:
+    return {name: getattr(FLAGS, name) for name in HPARAMS}
+
+
+def flag_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(StaticConfig) if f.name not in _INTERNAL] + list(HPARAMS) + \
+        list(SWEEP_FLAGS)
+
+
+def flags_text() -> str:
+    """The experiment's flags as a flagfile: `--flagfile=flags.txt` reruns it."""
+    return "".join(f"--{name}={FLAGS[name].value}\n" for name in flag_names())
+
+
+def parse_flags_or_exit(argv: list[str]) -> list[str]:
+    """absl flags_parser: a malformed flag value is one line on stderr, not absl's two."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def exit_on_config_error(err: ConfigError) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,94 @@
+"""Doshi et al. (2024) eq. 1: a bias-free MLP on one-hot operand pairs.
+
+    f(m, n) = W phi(U e_m + V e_n)
+
+U, V are (N, p) and W is (p, N), the shapes the paper's IPR is defined on
+(rows of U and V, columns of W). `depth > 1` inserts (N, N) hidden layers
+(Doshi et al. Figure 7 use a 3-layer ReLU MLP). An optional BatchNorm or
+LayerNorm and dropout follow each activation.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from grokjax.models.base import ACTIVATIONS, Model, dropout
+
+BATCHNORM_MOMENTUM = 0.1  # PyTorch's default, which the paper's code uses
+NORM_EPS = 1e-5
+
+
+def doshi_init_std(width: int) -> float:
+    """Doshi et al. App. A: weights ~ N(0, (16N)^(-2/3)), i.e. std (16N)^(-1/3)."""
+    return (16.0 * width) ** (-1.0 / 3.0)
+
+
+def _masked_moments(h_BxN: jax.Array, mask_B: jax.Array | None):
+    if mask_B is None:
+        return h_BxN.mean(0), h_BxN.var(0)
+    w_B = mask_B.astype(h_BxN.dtype) / jnp.maximum(mask_B.sum(), 1)
+    mean = jnp.einsum("b,bn->n", w_B, h_BxN)
+    var = jnp.einsum("b,bn->n", w_B, jnp.square(h_BxN - mean))
+    return mean, var
+
+
+def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: str = "quadratic",
+             norm: str = "none", use_dropout: bool = False, n_classes: int | None = None) -> Model:
+    n_classes = n_classes or n_elements
+    act = ACTIVATIONS[activation]
+    std = doshi_init_std(width)
+
+    shapes = {"U": (width, n_elements), "V": (width, n_elements), "W": (n_classes, width),
+              **{f"hidden_{i}": (width, width) for i in range(1, depth)}}
+
+    def init(key):
+        # One flat draw, sliced: each separate jax.random call costs seconds of XLA compile on CPU.
+        sizes = [math.prod(s) for s in shapes.values()]
+        flat = std * jax.random.normal(key, (sum(sizes),))
+        offsets = itertools.accumulate(sizes, initial=0)
+        params = {name: flat[start:start + size].reshape(shape)
+                  for (name, shape), start, size in zip(shapes.items(), offsets, sizes)}
+        state = {}
+        if norm != "none":
+            for i in range(depth):
+                params[f"{norm}_{i}"] = {"scale": jnp.ones(width), "bias": jnp.zeros(width)}
+            if norm == "batchnorm":
+                state = {f"batchnorm_{i}": {"mean": jnp.zeros(width), "var": jnp.ones(width)}
+                         for i in range(depth)}
+        return params, state
+
+    def normalize(params, state, i, h_BxN, train, example_mask):
+        name = f"{norm}_{i}"
+        if norm == "layernorm":
+            mean, var = h_BxN.mean(-1, keepdims=True), h_BxN.var(-1, keepdims=True)
+        elif train:
+            mean, var = _masked_moments(h_BxN, example_mask)
+            n = h_BxN.shape[0] if example_mask is None else jnp.maximum(example_mask.sum(), 2)
+            unbiased = var * n / (n - 1)  # PyTorch keeps the unbiased variance as running stat
+            old = state[name]
+            state = {**state, name: {
+                "mean": (1 - BATCHNORM_MOMENTUM) * old["mean"] + BATCHNORM_MOMENTUM * mean,
+                "var": (1 - BATCHNORM_MOMENTUM) * old["var"] + BATCHNORM_MOMENTUM * unbiased}}
+        else:
+            mean, var = state[name]["mean"], state[name]["var"]
+        h_BxN = (h_BxN - mean) * jax.lax.rsqrt(var + NORM_EPS)
+        return h_BxN * params[name]["scale"] + params[name]["bias"], state
+
+    def apply(params, state, x, y, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
+        # One-hot matmuls (not gathers) so vmapped runs stay on XLA's batched-matmul path.
+        h_BxN = (jnp.einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
+                 + jnp.einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))
+        for i in range(depth):
+            if i > 0:
+                h_BxN = jnp.einsum("bm,nm->bn", h_BxN, params[f"hidden_{i}"])
+            h_BxN = act(h_BxN)
+            if norm != "none":
+                h_BxN, state = normalize(params, state, i, h_BxN, train, example_mask)
+            if use_dropout and train:
+                h_BxN = dropout(h_BxN, dropout_rate, jax.random.fold_in(rng, i))
+        return jnp.einsum("bn,cn->bc", h_BxN, params["W"]), state
+
+    return Model(init, apply)

@@ -1,0 +1,153 @@
+"""One run as pure functions: init -> lax.scan over steps -> evaluation.
+
+`make_run_fns(cfg, table)` closes over the static structure (shapes, the
+operation table, step counts) and returns functions of (state, hparams) that
+`grokjax.train.sweep` jits and vmaps over a leading run axis. Nothing about a
+run lives outside its arrays.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from grokjax.config import StaticConfig
+from grokjax.data.operations import OperationTable
+from grokjax.data.splits import RunData, make_run_data
+from grokjax.models import make_model
+from grokjax.models.base import scale_params
+from grokjax.optim.chains import make_optimizer
+from grokjax.train.losses import LOSSES, masked_mean
+
+
+class RunState(NamedTuple):
+    params: dict
+    model_state: dict
+    opt_state: optax.OptState
+    data: RunData
+    step_key: jax.Array  # per-step randomness is fold_in(step_key, step)
+    step: jax.Array  # () int32, steps taken
+    diverged: jax.Array  # () bool: a non-finite loss or parameter was produced
+    diverged_step: jax.Array  # () int32, -1 if never
+
+
+class RunFns(NamedTuple):
+    init: Callable[[dict], RunState]
+    train_chunk: Callable[[RunState, dict, int], tuple[RunState, dict]]
+    evaluate: Callable[[RunState, dict], dict]
+
+
+def _tree_all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _select(pred: jax.Array, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def param_norms(params: dict) -> dict[str, jax.Array]:
+    """Global L2 norm and one per top-level parameter group (layer)."""
+    sq = {name: sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(sub)) for name, sub in params.items()}
+    norms = {f"norm/{name}": jnp.sqrt(v) for name, v in sq.items()}
+    norms["weight_norm"] = jnp.sqrt(sum(sq.values()))
+    return norms
+
+
+def effective_batch(cfg: StaticConfig, n_train: jax.Array) -> jax.Array:
+    if cfg.batch_rule == "power":  # Power et al.: 512 or half the training set, if smaller
+        return jnp.clip(n_train // 2, 1, cfg.batch_size)
+    return jnp.minimum(n_train, cfg.batch_size)
+
+
+def make_run_fns(cfg: StaticConfig, table: OperationTable) -> RunFns:
+    model = make_model(cfg, table.n_elements)
+    loss_fn = LOSSES[cfg.loss]
+    x_all, y_all = jnp.asarray(table.x), jnp.asarray(table.y)
+    answers = jnp.asarray(table.z)
+
+    def optimizer(hp, rng=None):
+        # The noise key only seeds the optimizer state at init; updates carry their own.
+        return make_optimizer(cfg, hp, rng if rng is not None else jax.random.key(0))
+
+    def init(hp: dict) -> RunState:
+        model_key = jax.random.key(hp["model_seed"])
+        k_init, k_noise, k_steps = jax.random.split(model_key, 3)
+        params, model_state = model.init(k_init)
+        params = scale_params(params, hp["alpha"])
+        data = make_run_data(jax.random.key(hp["data_seed"]), answers, table.n_elements,
+                             hp["frac"], hp["xi"], hp["outliers"])
+        return RunState(params=params, model_state=model_state,
+                        opt_state=optimizer(hp, k_noise).init(params), data=data,
+                        step_key=k_steps, step=jnp.zeros((), jnp.int32),
+                        diverged=jnp.zeros((), bool), diverged_step=-jnp.ones((), jnp.int32))
+
+    def batch(state: RunState, key: jax.Array):
+        """(x, y, labels, weights, mask) of one optimization step; weights sum to 1."""
+        data = state.data
+        if cfg.batch_size == 0:
+            mask = data.train_mask
+            return x_all, y_all, data.labels, mask / data.n_train, mask
+        # Positions sampled uniformly in [0, n_train) and mapped through the permutation;
+        # a fixed-size buffer with the first `eff` slots active keeps shapes static.
+        ranks = jax.random.randint(key, (cfg.batch_size,), 0, data.n_train)
+        rows = data.perm[ranks]
+        eff = effective_batch(cfg, data.n_train)
+        mask = jnp.arange(cfg.batch_size) < eff
+        return x_all[rows], y_all[rows], data.labels[rows], mask / eff, mask
+
+    def train_step(state: RunState, hp: dict) -> RunState:
+        k_batch, k_dropout, k_weight_noise = jax.random.split(jax.random.fold_in(state.step_key, state.step), 3)
+        x, y, labels, weights, mask = batch(state, k_batch)
+
+        def objective(params):
+            if cfg.enable_weight_noise:  # Power et al.: W replaced by W + sigma * eps in the model
+                leaves, treedef = jax.tree.flatten(params)
+                keys = jax.random.split(k_weight_noise, len(leaves))
+                params = jax.tree.unflatten(treedef, [
+                    w + hp["weight_noise"] * jax.random.normal(k, w.shape, w.dtype) for w, k in zip(leaves, keys)])
+            logits, model_state = model.apply(params, state.model_state, x, y, train=True, rng=k_dropout,
+                                              dropout_rate=hp["dropout"], example_mask=mask)
+            return jnp.sum(weights * loss_fn(logits, labels)), model_state
+
+        (loss, model_state), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        # A non-finite step freezes this run at its last finite state; other runs go on.
+        bad = ~(jnp.isfinite(loss) & _tree_all_finite(params)) | state.diverged
+        keep_old = lambda new, old: _select(bad, old, new)  # noqa: E731
+        return state._replace(
+            params=keep_old(params, state.params), model_state=keep_old(model_state, state.model_state),
+            opt_state=keep_old(opt_state, state.opt_state), step=state.step + 1, diverged=bad,
+            diverged_step=jnp.where(bad & ~state.diverged, state.step, state.diverged_step))
+
+    def evaluate(state: RunState, hp: dict) -> dict:
+        del hp
+        data = state.data
+        logits, _ = model.apply(state.params, state.model_state, x_all, y_all, train=False)
+        predicted = jnp.argmax(logits, -1)
+        loss_labels, loss_true = loss_fn(logits, data.labels), loss_fn(logits, answers)
+        hit_labels, hit_true = predicted == data.labels, predicted == answers
+        train, val, corrupted = data.train_mask, ~data.train_mask, data.corrupted
+        metrics = {
+            "train_loss": masked_mean(loss_labels, train),
+            "train_acc": masked_mean(hit_labels, train),
+            "train_clean_loss": masked_mean(loss_labels, train & ~corrupted),
+            "train_clean_acc": masked_mean(hit_labels, train & ~corrupted),
+            "train_corrupt_loss": masked_mean(loss_labels, train & corrupted),
+            "train_corrupt_acc": masked_mean(hit_labels, train & corrupted),
+            # Inversion: how often the net predicts the *true* answer of a corrupted example.
+            "train_corrupt_true_acc": masked_mean(hit_true, train & corrupted),
+            "val_loss": masked_mean(loss_true, val),
+            "val_acc": masked_mean(hit_true, val),
+            **param_norms(state.params),
+        }
+        # A diverged run reports NaN from then on rather than its frozen last state.
+        return {k: jnp.where(state.diverged, jnp.nan, v) for k, v in metrics.items()}
+
+    def train_chunk(state: RunState, hp: dict, n_steps: int) -> tuple[RunState, dict]:
+        state, _ = jax.lax.scan(lambda s, _: (train_step(s, hp), None), state, None, length=n_steps)
+        return state, evaluate(state, hp)
+
+    return RunFns(init=init, train_chunk=train_chunk, evaluate=evaluate)

@@ -1,0 +1,179 @@
+"""Train a grid of runs in jitted, vmapped calls: the sweep engine.
+
+    fns = make_run_fns(cfg, table)                  # pure per-run functions
+    chunk = jit(vmap(fns.train_chunk))              # (states_R, hparams_R) -> (states_R, metrics_R)
+
+A grid larger than `max_runs_per_batch` is cut into batches that reuse the same
+compiled functions (the last batch is padded). The host loop over evaluation
+chunks drives progress/ETA and early stopping; it only sees (runs x metrics).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import time
+from typing import Callable, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from grokjax.config import HPARAMS, SEED_KEYS, StaticConfig, validate_hparam, validate_static
+from grokjax.data.operations import make_table
+from grokjax.train.run import RunFns, RunState, make_run_fns
+from grokjax.train.schedule import eval_steps
+
+Grid = dict  # name -> (G,) numpy array, one entry per run
+
+
+def make_grid(base: dict[str, float], axes: Sequence[tuple[str, Sequence[float]]] = (), seeds: int = 1,
+              seed: int = 0, data_seed: int | None = None) -> Grid:
+    """Every combination of the axes' values x seeds, as flat per-run arrays.
+
+    Runs are ordered axis by axis (first axis slowest), seeds fastest. Run s of a
+    grid point has model_seed = seed + s and data_seed = data_seed + s, so with
+    the same data_seed the points of a grid share their splits seed by seed.
+    """
+    data_seed = seed if data_seed is None else data_seed
+    names = [name for name, _ in axes]
+    for name, values in axes:
+        validate_hparam(name, values)
+    for name, value in base.items():
+        validate_hparam(name, value)
+    rows = []
+    for combo in itertools.product(*[list(v) for _, v in axes], range(seeds)):
+        row = {**{k: HPARAMS[k].default for k in HPARAMS}, **base, **dict(zip(names, combo[:-1]))}
+        row["model_seed"], row["data_seed"] = seed + combo[-1], data_seed + combo[-1]
+        rows.append(row)
+    return {k: np.asarray([r[k] for r in rows], dtype=np.int32 if k in SEED_KEYS else np.float32)
+            for k in (*HPARAMS, *SEED_KEYS)}
+
+
+def grid_size(grid: Grid) -> int:
+    return len(grid["model_seed"])
+
+
+def features_for(cfg: StaticConfig, grid: Grid) -> StaticConfig:
+    """Compile dropout / noise in only if some run of the grid uses them."""
+    return dataclasses.replace(cfg, enable_dropout=bool(np.any(grid["dropout"] > 0)),
+                               enable_grad_noise=bool(np.any(grid["grad_noise"] > 0)),
+                               enable_weight_noise=bool(np.any(grid["weight_noise"] > 0)))
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Everything a sweep produced; every per-run array has the grid's run axis first."""
+
+    cfg: StaticConfig
+    grid: Grid
+    steps: np.ndarray  # (T,) step of each evaluation point
+    curves: dict[str, np.ndarray]  # name -> (G, T); NaN after divergence or early stop
+    diverged: np.ndarray  # (G,) bool
+    diverged_step: np.ndarray  # (G,) int, -1 if never
+    params: dict | None = None  # final parameters, leading axis G (numpy), if kept
+
+
+def _run_mesh():
+    devices = jax.local_devices()
+    return Mesh(np.asarray(devices), ("runs",)) if len(devices) > 1 else None
+
+
+class BatchTrainer:
+    """Compiled functions for one static config, reused by every batch of a sweep."""
+
+    def __init__(self, cfg: StaticConfig, fns: RunFns):
+        self.cfg = cfg
+        self.fns = fns
+        self.mesh = _run_mesh()
+        self.init = jax.jit(jax.vmap(fns.init))
+        self.evaluate = jax.jit(jax.vmap(fns.evaluate))
+
+    @functools.lru_cache(maxsize=None)
+    def chunk(self, n_steps: int) -> Callable:
+        fn = functools.partial(self.fns.train_chunk, n_steps=n_steps)
+        return jax.jit(jax.vmap(fn), donate_argnums=0)
+
+    def place(self, hp: dict) -> dict:
+        """Put the run axis on the devices: sharded across them when there are several."""
+        arrays = {k: jnp.asarray(v) for k, v in hp.items()}
+        if self.mesh is None:
+            return arrays
+        return jax.device_put(arrays, NamedSharding(self.mesh, PartitionSpec("runs")))
+
+    def padded_size(self, n: int) -> int:
+        n_dev = 1 if self.mesh is None else self.mesh.size
+        return -(-n // n_dev) * n_dev
+
+
+def _pad(grid: Grid, idx: np.ndarray, size: int) -> dict:
+    """The runs `idx` of the grid, padded to `size` by repeating the last run."""
+    idx = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
+    return {k: v[idx] for k, v in grid.items()}
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0)
+
+
+def run_sweep(cfg: StaticConfig, grid: Grid, *, max_runs_per_batch: int = 64, keep_params: bool = True,
+              progress: bool = True, on_batch_done: Callable | None = None) -> SweepResult:
+    """Trains every run of `grid` and returns their curves (and final parameters)."""
+    validate_static(cfg)
+    cfg = features_for(cfg, grid)
+    trainer = BatchTrainer(cfg, make_run_fns(cfg, make_table(cfg.op, cfg.p)))
+    steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
+    n_runs = grid_size(grid)
+    batch_size = trainer.padded_size(min(max_runs_per_batch, n_runs))
+    batches = [np.arange(n_runs)[i:i + batch_size] for i in range(0, n_runs, batch_size)]
+
+    curves, diverged, diverged_step, params = {}, [], [], []
+    bar = _progress(cfg.steps * len(batches), f"{n_runs} runs in {len(batches)} batch(es)") if progress else None
+    for b, idx in enumerate(batches):
+        hp = trainer.place(_pad(grid, idx, batch_size))
+        batch_curves, state = train_batch(trainer, hp, steps, bar)
+        keep = len(idx)
+        for name, values in batch_curves.items():
+            curves.setdefault(name, []).append(values[:keep])
+        diverged.append(np.asarray(state.diverged)[:keep])
+        diverged_step.append(np.asarray(state.diverged_step)[:keep])
+        if keep_params:
+            params.append(jax.tree.map(lambda a: np.asarray(a)[:keep], state.params))
+        if on_batch_done is not None:
+            on_batch_done(b, idx, batch_curves, state)
+    if bar is not None:
+        bar.close()
+    return SweepResult(
+        cfg=cfg, grid=grid, steps=steps, curves={k: np.concatenate(v) for k, v in curves.items()},
+        diverged=np.concatenate(diverged), diverged_step=np.concatenate(diverged_step),
+        params=jax.tree.map(lambda *a: np.concatenate(a), *params) if keep_params else None)
+
+
+def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None) -> tuple[dict, RunState]:
+    """One batch of runs through the whole evaluation schedule."""
+    cfg = trainer.cfg
+    state = trainer.init(hp)
+    first = jax.device_get(trainer.evaluate(state, hp))
+    n_runs = len(first["val_acc"])
+    curves = {k: np.full((n_runs, len(steps)), np.nan, np.float32) for k in first}
+    for k, v in first.items():
+        curves[k][:, 0] = v
+    best_val = np.nan_to_num(curves["val_acc"][:, 0])
+    for t in range(1, len(steps)):
+        n_steps = int(steps[t] - steps[t - 1])
+        state, metrics = trainer.chunk(n_steps)(state, hp)
+        metrics = jax.device_get(metrics)
+        for k, v in metrics.items():
+            curves[k][:, t] = v
+        if bar is not None:
+            bar.update(n_steps)
+            bar.set_postfix(val_acc=f"{np.nanmean(metrics['val_acc']):.3f}", refresh=False)
+        best_val = np.maximum(best_val, np.nan_to_num(metrics["val_acc"]))
+        done = (best_val >= cfg.early_stop_val_acc) | np.asarray(state.diverged)
+        if cfg.early_stop_val_acc > 0 and done.all():
+            if bar is not None:
+                bar.update(int(cfg.steps - steps[t]))
+            break
+    return curves, state

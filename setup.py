@@ -1,0 +1,22 @@
+"""grokjax: vmapped JAX sweeps for studying grokking."""
+from setuptools import find_packages, setup
+
+setup(
+    name="grokjax",
+    version="0.1.0",
+    description="Reproducing grokking papers with jitted, vmapped JAX sweeps.",
+    packages=find_packages(include=["grokjax", "grokjax.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.4.30",
+        "flax>=0.8",
+        "optax>=0.2.2",
+        "chex>=0.1.86",
+        "orbax-checkpoint>=0.6",
+        "numpy>=1.24",
+        "matplotlib>=3.7",
+        "absl-py>=2.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=7", "pandas>=2.0"]},
+)

@@ -1,0 +1,78 @@
+"""experiments/phase_diagram.py end to end, and its one-line errors for bad input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "experiments", "phase_diagram.py")
+QUICKSTART = os.path.join(REPO, "experiments", "flags", "quickstart.flags")
+TINY = ["--p=11", "--width=16", "--steps=40", "--eval_every=20", "--progress=false"]
+
+
+def run(*args):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
+    workdir = tmp_path / "quick"
+    # The quickstart's own settings, shortened so the test stays fast.
+    proc = run(f"--flagfile={QUICKSTART}", "--steps=100", "--eval_every=50", "--progress=false",
+               f"--workdir={workdir}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("config.json", "flags.txt", "summary.csv", "metrics.npz", "final_train_acc.png",
+                 "final_val_acc.png", "phase_diagram.png", "curves.png"):
+        assert (workdir / name).stat().st_size > 0, name
+    summary = pd.read_csv(workdir / "summary.csv")
+    assert len(summary) == 36
+    for column in ("frac", "xi", "wd", "lr", "model_seed", "data_seed", "final_val_acc", "phase", "diverged"):
+        assert column in summary.columns
+    assert set(np.round(summary["frac"], 3)) == {0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
+    metrics = np.load(workdir / "metrics.npz")
+    assert list(metrics["steps"]) == [0, 50, 100]
+    assert metrics["val_acc"].shape == (36, 3)
+    # flags.txt reruns the experiment.
+    assert "--x_axis=frac" in (workdir / "flags.txt").read_text()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--op=foo"], "--op=foo"),
+    (["--op=div", "--p=98"], "--p=98"),
+    (["--x_axis=frac", "--x_values=0.5,1.5"], "--frac=1.5"),
+    (["--frac=0"], "--frac=0"),
+    (["--xi=1.0"], "--xi=1"),
+    (["--x_axis=xi", "--x_values=0:1:3"], "--xi=1"),
+    (["--steps=0"], "--steps=0"),
+    (["--width=-3"], "--width=-3"),
+    (["--x_axis=depth", "--x_values=1,2"], "--x_axis='depth'"),
+    (["--x_axis=frac", "--x_values=a:b"], "--x_values"),
+    (["--loss=hinge"], "--loss=hinge"),
+    (["--workdir="], "--workdir"),
+    (["--p=abc"], "--p=abc"),
+    (["--nonsense=1"], "nonsense"),
+])
+def test_bad_input_gets_one_clear_line(tmp_path, args, needle):
+    workdir = [] if any(a.startswith("--workdir") for a in args) else [f"--workdir={tmp_path / 'w'}"]
+    proc = run(*TINY, *workdir, *args)
+    assert proc.returncode != 0
+    lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "w" / "summary.csv").exists()  # nothing half-written
+
+
+def test_used_or_unwritable_workdir_is_refused(tmp_path):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "summary.csv").write_text("run\n0\n")
+    proc = run(*TINY, f"--workdir={used}")
+    assert proc.returncode != 0 and "already holds results" in proc.stderr
+    assert (used / "summary.csv").read_text() == "run\n0\n"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run(*TINY, f"--workdir={blocker}")
+    assert proc.returncode != 0 and "not a directory" in proc.stderr

@@ -1,0 +1,93 @@
+"""The sweep engine: vmapped runs equal single runs, grokking, divergence isolation."""
+import dataclasses
+
+import chex
+import numpy as np
+import pytest
+
+from grokjax.config import StaticConfig
+from grokjax.train.schedule import eval_steps
+from grokjax.train.summary import first_step_reaching, summarize
+from grokjax.train.sweep import make_grid, run_sweep
+
+
+def curves_of(result, runs):
+    return {k: v[runs] for k, v in result.curves.items()}
+
+
+@pytest.mark.parametrize("variant", [
+    {},  # Doshi MLP, full batch, MSE
+    {"batch_size": 16, "loss": "ce", "norm": "batchnorm", "decay_to": "init"},
+    {"model": "transformer", "width": 16, "heads": 2, "activation": "relu", "norm": "layernorm",
+     "batch_size": 32, "batch_rule": "power", "warmup_steps": 5, "optimizer": "adam"},
+])
+def test_vmapped_batch_equals_runs_trained_alone(tiny_cfg, variant):
+    cfg = dataclasses.replace(tiny_cfg, **variant)
+    grid = make_grid({"lr": 0.01}, [("frac", [0.3, 0.6]), ("xi", [0.0, 0.3])], seeds=1)
+    grid["dropout"][1] = 0.2  # every traced feature active in some run
+    grid["grad_noise"][2] = 0.01
+    grid["weight_noise"][3] = 0.01
+    together = run_sweep(cfg, grid, progress=False)
+    alone = run_sweep(cfg, grid, max_runs_per_batch=1, progress=False)
+    chex.assert_trees_all_close(together.curves, alone.curves, rtol=2e-4, atol=2e-5)
+    chex.assert_trees_all_close(together.params, alone.params, rtol=2e-4, atol=2e-5)
+
+
+def test_batches_of_a_large_grid_reuse_one_program_and_match(tiny_cfg):
+    grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.5, 0.7])], seeds=2)
+    whole = run_sweep(tiny_cfg, grid, progress=False)
+    split = run_sweep(tiny_cfg, grid, max_runs_per_batch=4, progress=False)  # 4 + 2 (padded)
+    chex.assert_trees_all_close(whole.curves, split.curves, rtol=2e-4, atol=2e-5)
+
+
+def test_small_modular_addition_task_groks():
+    cfg = StaticConfig(op="add", p=23, width=128, steps=600, eval_every=50)
+    result = run_sweep(cfg, make_grid({"lr": 0.01, "wd": 1.0, "frac": 0.6}), progress=False)
+    train, val = result.curves["train_acc"][0], result.curves["val_acc"][0]
+    assert val[-1] == 1.0
+    assert val[0] < 0.2  # it did not start out generalizing
+    step_train = first_step_reaching(result.curves["train_acc"], result.steps, 0.99)[0]
+    step_val = first_step_reaching(result.curves["val_acc"], result.steps, 0.99)[0]
+    assert step_train <= step_val  # fits the training set first, generalizes later
+    assert train[-1] == 1.0
+
+
+def test_a_diverging_run_is_marked_and_does_not_disturb_the_others(tiny_cfg):
+    cfg = dataclasses.replace(tiny_cfg, optimizer="sgd")
+    grid = make_grid({"frac": 0.5}, [("lr", [0.5, 1e7])], seeds=1)
+    both = run_sweep(cfg, grid, progress=False)
+    alone = run_sweep(cfg, make_grid({"frac": 0.5, "lr": 0.5}), progress=False)
+    assert list(both.diverged) == [False, True]
+    assert both.diverged_step[1] >= 0
+    assert np.all(np.isnan(both.curves["val_acc"][1, 1:]))
+    chex.assert_trees_all_close(curves_of(both, [0]), alone.curves, rtol=1e-5)
+    summary = summarize(both)
+    assert list(summary["diverged"]) == [False, True]
+
+
+def test_early_stop_ends_the_batch_once_every_run_generalized():
+    cfg = StaticConfig(op="add", p=23, width=128, steps=3000, eval_every=50, early_stop_val_acc=0.99)
+    result = run_sweep(cfg, make_grid({"lr": 0.01, "wd": 1.0, "frac": 0.7}), progress=False)
+    reached = ~np.isnan(result.curves["val_acc"][0])
+    assert not reached.all()  # later evaluation points were never computed
+    assert result.curves["val_acc"][0][reached][-1] >= 0.99
+    assert summarize(result)["final_val_acc"][0] >= 0.99
+
+
+def test_grid_order_and_seeds():
+    grid = make_grid({"wd": 2.0}, [("frac", [0.2, 0.4]), ("xi", [0.0, 0.1, 0.2])], seeds=2, seed=10,
+                     data_seed=100)
+    assert len(grid["frac"]) == 12
+    assert list(grid["frac"][:6]) == [np.float32(0.2)] * 6
+    assert list(grid["model_seed"][:4]) == [10, 11, 10, 11]
+    assert list(grid["data_seed"][:2]) == [100, 101]
+    assert np.all(grid["wd"] == 2.0)
+
+
+def test_eval_schedules():
+    assert list(eval_steps(250, 100)) == [0, 100, 200, 250]
+    log = eval_steps(100_000, 10, "log")
+    gaps = np.diff(log)
+    assert log[0] == 0 and log[-1] == 100_000
+    assert np.all(gaps[:-1] <= gaps[1:] + 0) or len(set(gaps)) < 20  # few distinct compiled lengths
+    assert len(set(gaps.tolist())) <= 15

@@ -1,0 +1,156 @@
+"""Tests for grokjax.models.transformer (CPU, fast).
+
+XLA compile time dominates on CPU, so tests share one small model and one
+jitted `apply` (fixed batch size) and use `jax.eval_shape` where only shapes matter.
+"""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from grokjax.models.transformer import (
+    _hidden_states,
+    count_params,
+    make_tokens,
+    make_transformer,
+    non_embedding_param_count,
+)
+
+P = 7
+B = 8
+
+
+@pytest.fixture(scope="module")
+def small():
+    model = make_transformer(P, width=32, depth=2, heads=4, use_dropout=True)
+    init = jax.jit(model.init)
+    params, state = init(jax.random.PRNGKey(0))
+    # Positional wrapper: one call signature -> one compile per `train` value.
+    apply = jax.jit(lambda p, s, x, y, train, rng, rate: model.apply(
+        p, s, x, y, train=train, rng=rng, dropout_rate=rate, example_mask=None),
+        static_argnums=4)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.integers(0, P, B), jnp.int32)
+    y = jnp.asarray(rng.integers(0, P, B), jnp.int32)
+    return model, init, apply, params, state, x, y
+
+
+def test_output_shape_and_state(small):
+    _, _, apply, params, state, x, y = small
+    logits, new_state = apply(params, state, x, y, False, jax.random.PRNGKey(1), jnp.float32(0.0))
+    assert logits.shape == (B, P)
+    assert new_state == {}
+    assert bool(jnp.all(jnp.isfinite(logits)))
+
+
+def test_default_param_count_matches_paper():
+    params, state = jax.eval_shape(make_transformer(97).init, jax.random.PRNGKey(0))
+    n = non_embedding_param_count(params)
+    assert 3.8e5 <= n <= 4.1e5, n
+    assert count_params(params) == n + 99 * 128 + 4 * 128 + 128 * 97
+    assert params["block_0"]["attn"]["wq"].shape == (128, 4, 32)
+    assert params["unembed"]["w"].shape == (128, 97)
+    assert state == {}
+
+
+def _strip_ln(params):
+    """Drop LayerNorm params: equivalent to a layernorm=False model's params."""
+    out = {k: v for k, v in params.items() if k != "ln_final"}
+    for k in out:
+        if k.startswith("block_"):
+            out[k] = {n: v for n, v in out[k].items() if not n.startswith("ln")}
+    return out
+
+
+def test_layernorm_false_structure(small):
+    _, _, _, params, _, _, _ = small
+    shapes, _ = jax.eval_shape(
+        make_transformer(P, width=32, depth=2, heads=4, layernorm=False).init, jax.random.PRNGKey(0))
+    assert jax.tree_util.tree_structure(shapes) == jax.tree_util.tree_structure(_strip_ln(params))
+
+
+@pytest.mark.parametrize("layernorm", [True, False])
+def test_causality(small, layernorm):
+    _, _, _, params, _, x, y = small
+    params = params if layernorm else _strip_ln(params)
+
+    @jax.jit
+    def both(p):
+        tok = make_tokens(x, y, P)
+        tok2 = tok.at[:, 3].set(0)  # change only the last (EQ) position
+        return _hidden_states(p, jnp.concatenate([tok, tok2]))
+
+    h = both(params)
+    h1, h2 = h[:B], h[B:]
+    np.testing.assert_allclose(h1[:, :3], h2[:, :3], rtol=0, atol=1e-6)
+    assert not np.allclose(h1[:, 3], h2[:, 3])
+
+
+def test_dropout_modes(small):
+    _, _, apply, params, state, x, y = small
+    key = jax.random.PRNGKey(3)
+    half, zero = jnp.float32(0.5), jnp.float32(0.0)
+    ev1, _ = apply(params, state, x, y, False, key, half)
+    ev2, _ = apply(params, state, x, y, False, jax.random.PRNGKey(4), half)
+    tr0, _ = apply(params, state, x, y, True, key, zero)
+    tr5, _ = apply(params, state, x, y, True, key, half)
+    tr5b, _ = apply(params, state, x, y, True, key, half)
+    tr5c, _ = apply(params, state, x, y, True, jax.random.PRNGKey(5), half)
+    np.testing.assert_array_equal(ev1, ev2)  # eval ignores rng and rate
+    np.testing.assert_allclose(tr0, ev1, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(tr5, ev1)
+    np.testing.assert_array_equal(tr5, tr5b)  # same rng -> same masks
+    assert not np.allclose(tr5, tr5c)
+
+
+def test_vmap_over_params_matches_separate_calls(small):
+    model, init, apply, params, state, x, y = small
+    other, _ = init(jax.random.PRNGKey(7))
+    # Stack/unstack with numpy: eager jnp ops would each trigger a compile.
+    params_R = jax.tree_util.tree_map(lambda a, b: np.stack([a, b]), params, other)
+    rngs = np.asarray(jax.random.split(jax.random.PRNGKey(1), 2))
+    rates = np.array([0.0, 0.1], np.float32)
+
+    def run(p, s, r, rate):
+        return model.apply(p, s, x, y, train=True, rng=r, dropout_rate=rate, example_mask=None)
+
+    batched, _ = jax.jit(jax.vmap(run, in_axes=(0, None, 0, 0)))(params_R, state, rngs, rates)
+    assert batched.shape == (2, B, P)
+    for i in range(2):
+        p_i = jax.tree_util.tree_map(lambda a: a[i], params_R)  # numpy slice
+        single, _ = apply(p_i, state, x, y, True, rngs[i], rates[i])
+        chex.assert_trees_all_close(batched[i], single, rtol=1e-5, atol=1e-5)
+
+
+def test_tiny_model_fits_addition_mod_7():
+    xs, ys = np.meshgrid(np.arange(P), np.arange(P), indexing="ij")
+    x = jnp.asarray(xs.ravel(), jnp.int32)
+    y = jnp.asarray(ys.ravel(), jnp.int32)
+    z = (x + y) % P
+    # use_dropout with rate 0 in train mode: gradients flow through the dropout path.
+    model = make_transformer(P, width=32, depth=1, heads=4, use_dropout=True)
+    opt = optax.adam(3e-3)
+
+    def loss_and_acc(p, train):
+        logits, _ = model.apply(p, {}, x, y, train=train, rng=jax.random.PRNGKey(0),
+                                dropout_rate=jnp.float32(0.0))
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, z).mean()
+        return loss, (logits.argmax(-1) == z).mean()
+
+    def step(carry, _):
+        p, o = carry
+        g, _ = jax.grad(loss_and_acc, has_aux=True)(p, True)
+        u, o = opt.update(g, o, p)
+        return (optax.apply_updates(p, u), o), None
+
+    @jax.jit
+    def train(key):
+        p, _ = model.init(key)
+        (p, _), _ = jax.lax.scan(step, (p, opt.init(p)), None, length=300)
+        return loss_and_acc(p, False)
+
+    loss, acc = train(jax.random.PRNGKey(0))
+    assert np.isfinite(float(loss))
+    assert float(acc) == 1.0
