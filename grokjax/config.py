@@ -46,6 +46,7 @@ class StaticConfig:
     eval_every: int = 100
     eval_schedule: str = "linear"  # linear | log
     early_stop_val_acc: float = 0.0  # stop a batch once every run reached this val acc (0 = off)
+    regression_tolerance: float = 0.01  # regression: an example is "correct" if its MSE is below this
     # Randomness compiled in only when some run of the sweep uses it (saves work per step).
     enable_dropout: bool = False
     enable_grad_noise: bool = False

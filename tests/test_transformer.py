@@ -29,7 +29,7 @@ def small():
     params, state = init(jax.random.PRNGKey(0))
     # Positional wrapper: one call signature -> one compile per `train` value.
     apply = jax.jit(lambda p, s, x, y, train, rng, rate: model.apply(
-        p, s, x, y, train=train, rng=rng, dropout_rate=rate, example_mask=None),
+        p, s, jnp.stack([x, y], 1), train=train, rng=rng, dropout_rate=rate, example_mask=None),
         static_argnums=4)
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.integers(0, P, B), jnp.int32)
@@ -114,7 +114,7 @@ def test_vmap_over_params_matches_separate_calls(small):
     rates = np.array([0.0, 0.1], np.float32)
 
     def run(p, s, r, rate):
-        return model.apply(p, s, x, y, train=True, rng=r, dropout_rate=rate, example_mask=None)
+        return model.apply(p, s, jnp.stack([x, y], 1), train=True, rng=r, dropout_rate=rate, example_mask=None)
 
     batched, _ = jax.jit(jax.vmap(run, in_axes=(0, None, 0, 0)))(params_R, state, rngs, rates)
     assert batched.shape == (2, B, P)
@@ -134,7 +134,7 @@ def test_tiny_model_fits_addition_mod_7():
     opt = optax.adam(3e-3)
 
     def loss_and_acc(p, train):
-        logits, _ = model.apply(p, {}, x, y, train=train, rng=jax.random.PRNGKey(0),
+        logits, _ = model.apply(p, {}, jnp.stack([x, y], 1), train=train, rng=jax.random.PRNGKey(0),
                                 dropout_rate=jnp.float32(0.0))
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, z).mean()
         return loss, (logits.argmax(-1) == z).mean()

@@ -11,25 +11,26 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class RunData(NamedTuple):
     """One run's view of the table (every array has the table's length n)."""
 
     perm: jax.Array  # (n,) row index at each rank; ranks < n_train are training rows
-    labels: jax.Array  # (n,) training targets: the true answer, unless corrupted
+    labels: jax.Array  # (n,) training targets: the true answer unless corrupted ((n, d) for regression)
     train_mask: jax.Array  # (n,) bool
     corrupted: jax.Array  # (n,) bool, training rows whose label was replaced
     n_train: jax.Array  # () int32
 
 
-def n_train_of(frac: jax.Array, n: int) -> jax.Array:
-    """floor(frac * n), kept in [1, n - 1] so both splits are non-empty."""
-    return jnp.clip(jnp.floor(frac * n).astype(jnp.int32), 1, n - 1)
+def n_train_of(frac: jax.Array, n_pool: int, n: int) -> jax.Array:
+    """floor(frac * n_pool), kept in [1, n - 1] so both splits are non-empty."""
+    return jnp.clip(jnp.floor(frac * n_pool).astype(jnp.int32), 1, min(n_pool, n - 1))
 
 
 def make_run_data(key: jax.Array, answers: jax.Array, n_classes: int, frac: jax.Array,
-                  xi: jax.Array, outliers: jax.Array) -> RunData:
+                  xi: jax.Array, outliers: jax.Array, held_out: np.ndarray | None = None) -> RunData:
     """Split the table and corrupt training labels for one run.
 
     Doshi et al. corruption: floor(xi * n_train) training labels are replaced by
@@ -38,12 +39,23 @@ def make_run_data(key: jax.Array, answers: jax.Array, n_classes: int, frac: jax.
     outliers: the answers of `outliers` further training rows are replaced by the
     answers of other, randomly chosen, training rows. Both kinds are flagged in
     `corrupted`, so accuracy on the clean and noisy parts can be reported.
+
+    `held_out` (a static (n,) bool array) marks rows that are always validation
+    (a fixed test set); `frac` is then a fraction of the other rows. With
+    `n_classes == 0` (regression) targets are never corrupted.
     """
     n = answers.shape[0]
     k_perm, k_noise = jax.random.split(key)
     perm = jax.random.permutation(k_perm, n)
+    n_pool = n
+    if held_out is not None:  # held-out rows go last, so no training rank reaches them
+        perm = perm[jnp.argsort(jnp.asarray(held_out)[perm], stable=True)]
+        n_pool = int(n - np.sum(held_out))
     rank = jnp.zeros(n, jnp.int32).at[perm].set(jnp.arange(n, dtype=jnp.int32))
-    n_train = n_train_of(frac, n)
+    n_train = n_train_of(frac, n_pool, n)
+    if n_classes == 0:
+        return RunData(perm=perm, labels=answers, train_mask=rank < n_train,
+                       corrupted=jnp.zeros(n, bool), n_train=n_train)
     n_corrupt = jnp.floor(xi * n_train).astype(jnp.int32)
     n_noisy = jnp.minimum(n_corrupt + jnp.asarray(outliers).astype(jnp.int32), n_train)
 

@@ -12,10 +12,12 @@ State = dict  # non-trainable state, e.g. BatchNorm running statistics; {} if no
 
 class Model(NamedTuple):
     """init(key) -> (params, state);
-    apply(params, state, x, y, *, train, rng, dropout_rate, example_mask) -> (logits_BxC, state).
+    apply(params, state, inputs, *, train, rng, dropout_rate, example_mask) -> (outputs_BxC, state).
 
-    `example_mask` (B,) marks the rows that are real training examples, so layers
-    with batch statistics (BatchNorm) ignore the masked-out rows of a full-table batch.
+    `inputs` is a batch of the dataset's inputs (for operation tables: (B, 2)
+    int operand pairs). `example_mask` (B,) marks the rows that are real training
+    examples, so layers with batch statistics (BatchNorm) ignore the masked-out
+    rows of a full-table batch. `rng` may be None when `train` is False.
     """
 
     init: Callable[[jax.Array], tuple[Params, State]]

@@ -77,7 +77,8 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
         h_BxN = (h_BxN - mean) * jax.lax.rsqrt(var + NORM_EPS)
         return h_BxN * params[name]["scale"] + params[name]["bias"], state
 
-    def apply(params, state, x, y, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
+    def apply(params, state, inputs_Bx2, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
+        x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         # One-hot matmuls (not gathers) so vmapped runs stay on XLA's batched-matmul path.
         h_BxN = (jnp.einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
                  + jnp.einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))

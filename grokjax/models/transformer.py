@@ -149,11 +149,12 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
             params["ln_final"] = _ln_params(width)
         return params, {}
 
-    def apply(params: dict, state: dict, x: jax.Array, y: jax.Array, *, train: bool,
+    def apply(params: dict, state: dict, inputs_Bx2: jax.Array, *, train: bool,
               rng: jax.Array | None = None, dropout_rate: jax.Array | float = 0.0,
               example_mask: jax.Array | None = None) -> tuple[jax.Array, dict]:
         """Logits (B, n_elements) for the answer token; `example_mask` is unused."""
         del example_mask  # no batch statistics here
+        x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         dropout: DropoutFn | None = None
         if use_dropout and train:
             if rng is None:

@@ -6,10 +6,15 @@ import jax.numpy as jnp
 import optax
 
 
-def mse(logits_BxC: jax.Array, labels_B: jax.Array) -> jax.Array:
-    """Mean squared error against one-hot targets, averaged over classes (PyTorch MSELoss)."""
-    onehot_BxC = jax.nn.one_hot(labels_B, logits_BxC.shape[-1], dtype=logits_BxC.dtype)
-    return jnp.mean(jnp.square(logits_BxC - onehot_BxC), axis=-1)
+def mse(outputs_BxC: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean squared error, averaged over output dimensions (as PyTorch's MSELoss).
+
+    Integer targets are class ids compared with one-hot vectors (Doshi et al.,
+    Omnigrok's MNIST); float targets (B, C) are regression targets.
+    """
+    if jnp.issubdtype(targets.dtype, jnp.integer):
+        targets = jax.nn.one_hot(targets, outputs_BxC.shape[-1], dtype=outputs_BxC.dtype)
+    return jnp.mean(jnp.square(outputs_BxC - targets.reshape(outputs_BxC.shape)), axis=-1)
 
 
 def cross_entropy(logits_BxC: jax.Array, labels_B: jax.Array) -> jax.Array:

@@ -1,7 +1,7 @@
 """One run as pure functions: init -> lax.scan over steps -> evaluation.
 
-`make_run_fns(cfg, table)` closes over the static structure (shapes, the
-operation table, step counts) and returns functions of (state, hparams) that
+`make_run_fns(cfg, dataset, model)` closes over the static structure (shapes,
+the dataset, step counts) and returns functions of (state, hparams) that
 `grokjax.train.sweep` jits and vmaps over a leading run axis. Nothing about a
 run lives outside its arrays.
 """
@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import optax
 
 from grokjax.config import StaticConfig
-from grokjax.data.operations import OperationTable
+from grokjax.data.datasets import Dataset
 from grokjax.data.splits import RunData, make_run_data
 from grokjax.models import make_model
-from grokjax.models.base import scale_params
+from grokjax.models.base import Model, scale_params
 from grokjax.optim.chains import make_optimizer
 from grokjax.train.losses import LOSSES, masked_mean
 
@@ -61,11 +61,19 @@ def effective_batch(cfg: StaticConfig, n_train: jax.Array) -> jax.Array:
     return jnp.minimum(n_train, cfg.batch_size)
 
 
-def make_run_fns(cfg: StaticConfig, table: OperationTable) -> RunFns:
-    model = make_model(cfg, table.n_elements)
+def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None) -> RunFns:
+    """Per-run functions for `dataset`; `model` defaults to the one cfg names for it."""
+    model = model or make_model(cfg, dataset.n_classes)
     loss_fn = LOSSES[cfg.loss]
-    x_all, y_all = jnp.asarray(table.x), jnp.asarray(table.y)
-    answers = jnp.asarray(table.z)
+    inputs_all = jax.tree.map(jnp.asarray, dataset.inputs)
+    answers = jnp.asarray(dataset.targets)
+
+    def correct(outputs, targets):
+        if dataset.is_classification:
+            return jnp.argmax(outputs, -1) == targets
+        # Omnigrok's regression "accuracy": an example counts as correct when its
+        # mean squared error is below a threshold (beta = 0.01 in their Figure 2).
+        return loss_fn(outputs, targets) < cfg.regression_tolerance
 
     def optimizer(hp, rng=None):
         # The noise key only seeds the optimizer state at init; updates carry their own.
@@ -76,30 +84,31 @@ def make_run_fns(cfg: StaticConfig, table: OperationTable) -> RunFns:
         k_init, k_noise, k_steps = jax.random.split(model_key, 3)
         params, model_state = model.init(k_init)
         params = scale_params(params, hp["alpha"])
-        data = make_run_data(jax.random.key(hp["data_seed"]), answers, table.n_elements,
-                             hp["frac"], hp["xi"], hp["outliers"])
+        data = make_run_data(jax.random.key(hp["data_seed"]), answers, dataset.n_classes,
+                             hp["frac"], hp["xi"], hp["outliers"], dataset.held_out)
         return RunState(params=params, model_state=model_state,
                         opt_state=optimizer(hp, k_noise).init(params), data=data,
                         step_key=k_steps, step=jnp.zeros((), jnp.int32),
                         diverged=jnp.zeros((), bool), diverged_step=-jnp.ones((), jnp.int32))
 
     def batch(state: RunState, key: jax.Array):
-        """(x, y, labels, weights, mask) of one optimization step; weights sum to 1."""
+        """(inputs, labels, weights, mask) of one optimization step; weights sum to 1."""
         data = state.data
         if cfg.batch_size == 0:
             mask = data.train_mask
-            return x_all, y_all, data.labels, mask / data.n_train, mask
+            return inputs_all, data.labels, mask / data.n_train, mask
         # Positions sampled uniformly in [0, n_train) and mapped through the permutation;
         # a fixed-size buffer with the first `eff` slots active keeps shapes static.
         ranks = jax.random.randint(key, (cfg.batch_size,), 0, data.n_train)
         rows = data.perm[ranks]
         eff = effective_batch(cfg, data.n_train)
         mask = jnp.arange(cfg.batch_size) < eff
-        return x_all[rows], y_all[rows], data.labels[rows], mask / eff, mask
+        inputs = jax.tree.map(lambda a: a[rows], inputs_all)
+        return inputs, data.labels[rows], mask / eff, mask
 
     def train_step(state: RunState, hp: dict) -> RunState:
         k_batch, k_dropout, k_weight_noise = jax.random.split(jax.random.fold_in(state.step_key, state.step), 3)
-        x, y, labels, weights, mask = batch(state, k_batch)
+        inputs, labels, weights, mask = batch(state, k_batch)
 
         def objective(params):
             if cfg.enable_weight_noise:  # Power et al.: W replaced by W + sigma * eps in the model
@@ -107,7 +116,7 @@ def make_run_fns(cfg: StaticConfig, table: OperationTable) -> RunFns:
                 keys = jax.random.split(k_weight_noise, len(leaves))
                 params = jax.tree.unflatten(treedef, [
                     w + hp["weight_noise"] * jax.random.normal(k, w.shape, w.dtype) for w, k in zip(leaves, keys)])
-            logits, model_state = model.apply(params, state.model_state, x, y, train=True, rng=k_dropout,
+            logits, model_state = model.apply(params, state.model_state, inputs, train=True, rng=k_dropout,
                                               dropout_rate=hp["dropout"], example_mask=mask)
             return jnp.sum(weights * loss_fn(logits, labels)), model_state
 
@@ -125,10 +134,9 @@ def make_run_fns(cfg: StaticConfig, table: OperationTable) -> RunFns:
     def evaluate(state: RunState, hp: dict) -> dict:
         del hp
         data = state.data
-        logits, _ = model.apply(state.params, state.model_state, x_all, y_all, train=False)
-        predicted = jnp.argmax(logits, -1)
-        loss_labels, loss_true = loss_fn(logits, data.labels), loss_fn(logits, answers)
-        hit_labels, hit_true = predicted == data.labels, predicted == answers
+        outputs, _ = model.apply(state.params, state.model_state, inputs_all, train=False)
+        loss_labels, loss_true = loss_fn(outputs, data.labels), loss_fn(outputs, answers)
+        hit_labels, hit_true = correct(outputs, data.labels), correct(outputs, answers)
         train, val, corrupted = data.train_mask, ~data.train_mask, data.corrupted
         metrics = {
             "train_loss": masked_mean(loss_labels, train),

@@ -20,8 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from grokjax.config import HPARAMS, SEED_KEYS, StaticConfig, validate_hparam, validate_static
-from grokjax.data.operations import make_table
+from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
+from grokjax.data.datasets import Dataset, operation_dataset
+from grokjax.models.base import Model
 from grokjax.train.run import RunFns, RunState, make_run_fns
 from grokjax.train.schedule import eval_steps
 
@@ -118,12 +119,21 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0)
 
 
-def run_sweep(cfg: StaticConfig, grid: Grid, *, max_runs_per_batch: int = 64, keep_params: bool = True,
-              progress: bool = True, on_batch_done: Callable | None = None) -> SweepResult:
-    """Trains every run of `grid` and returns their curves (and final parameters)."""
-    validate_static(cfg)
+def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, model: Model | None = None,
+              max_runs_per_batch: int = 64, keep_params: bool = True, progress: bool = True,
+              on_batch_done: Callable | None = None) -> SweepResult:
+    """Trains every run of `grid` and returns their curves (and final parameters).
+
+    `dataset` defaults to the operation table cfg.op mod cfg.p, `model` to the
+    one cfg.model names; pass others to train any Dataset with any Model.
+    """
+    if dataset is None:
+        validate_static(cfg)
+        dataset = operation_dataset(cfg.op, cfg.p)
+    if not dataset.is_classification and (np.any(grid["xi"] > 0) or np.any(grid["outliers"] > 0)):
+        raise ConfigError("--xi and --outliers corrupt class labels; this dataset is a regression task")
     cfg = features_for(cfg, grid)
-    trainer = BatchTrainer(cfg, make_run_fns(cfg, make_table(cfg.op, cfg.p)))
+    trainer = BatchTrainer(cfg, make_run_fns(cfg, dataset, model))
     steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
     n_runs = grid_size(grid)
     batch_size = trainer.padded_size(min(max_runs_per_batch, n_runs))
