@@ -17,6 +17,9 @@ setup(
         "matplotlib>=3.7",
         "absl-py>=2.0",
         "tqdm>=4.60",
+        "pandas>=2.0",  # summary tables (inspect, reproductions)
+        "scipy>=1.10",  # Spearman correlation (sharpness vs accuracy)
+        "scikit-learn>=1.3",  # t-SNE of embeddings
     ],
-    extras_require={"test": ["pytest>=7", "pandas>=2.0"]},
+    extras_require={"test": ["pytest>=7"]},
 )
