@@ -3,7 +3,8 @@
     python experiments/phase_diagram.py --flagfile=experiments/flags/quickstart.flags --workdir=runs/quick
 
 Writes config.json, flags.txt, summary.csv, metrics.npz, final_{train,val}_acc.png,
-phase_diagram.png (when labels are corrupted) and curves.png to --workdir.
+phase_diagram.png (when labels are corrupted) and curves.png to --workdir, and
+checkpoints/ as it goes: run the same command again to resume (docs/checkpoints.md).
 """
 from absl import app
 
@@ -11,7 +12,6 @@ from grokjax import cli
 from grokjax.config import ConfigError, validate_static
 from grokjax.train.experiment import run_grid_experiment
 from grokjax.train.sweep import make_grid
-from grokjax.workdir import prepare_workdir
 
 cli.define_flags()
 FLAGS = cli.FLAGS
@@ -26,11 +26,13 @@ def main(argv):
         axes = cli.sweep_axes()
         grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
                          data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
-        prepare_workdir(FLAGS.workdir, overwrite=FLAGS.overwrite)
+        checkpoint = cli.checkpoint_options(cfg)
+        # Resumes the sweep in --workdir if it has the same configuration; refuses a different one.
+        run_grid_experiment(cfg, grid, FLAGS.workdir, [name for name, _ in axes], flags_text=cli.flags_text(),
+                            max_runs_per_batch=FLAGS.max_runs_per_batch, progress=FLAGS.progress,
+                            checkpoint=checkpoint, overwrite=FLAGS.overwrite)
     except ConfigError as err:
         cli.exit_on_config_error(err)
-    run_grid_experiment(cfg, grid, FLAGS.workdir, [name for name, _ in axes], flags_text=cli.flags_text(),
-                        max_runs_per_batch=FLAGS.max_runs_per_batch, progress=FLAGS.progress)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ import dataclasses
 import sys
 
 import numpy as np
-from absl import flags
+from absl import flags, logging
 
+from grokjax.checkpoint import snapshots
+from grokjax.checkpoint.store import CheckpointOptions
 from grokjax.config import HPARAMS, ConfigError, StaticConfig
+from grokjax.train.schedule import eval_steps
 
 FLAGS = flags.FLAGS
 _INTERNAL = {"enable_dropout", "enable_grad_noise", "enable_weight_noise"}
@@ -34,6 +37,7 @@ STATIC_HELP = {
     "eval_schedule": "linear | log", "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
 }
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch")
+CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype")
 
 
 def define_flags() -> None:
@@ -57,7 +61,14 @@ def define_flags() -> None:
     flags.DEFINE_integer("data_seed", -1, "first data (split/corruption) seed; -1 = same as --seed")
     flags.DEFINE_integer("max_runs_per_batch", 64, "runs trained together in one compiled call")
     flags.DEFINE_string("workdir", "", "output directory")
-    flags.DEFINE_bool("overwrite", False, "replace the results already in --workdir")
+    flags.DEFINE_bool("overwrite", False, "delete the sweep already in --workdir and start over "
+                      "(without it, the same configuration resumes and a different one is refused)")
+    flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many evaluation chunks "
+                         "(--eval_every steps each on a linear schedule); 0 = only when a batch ends")
+    flags.DEFINE_integer("keep_checkpoints", 2, "newest checkpoints kept per batch of runs")
+    flags.DEFINE_string("snapshot_steps", "", "keep every run's parameters at these steps (rounded to the "
+                        "nearest evaluation step): a,b,c or log:N (step 0 and N log-spaced steps)")
+    flags.DEFINE_string("snapshot_dtype", "float32", "float32 | float16: precision of the snapshots")
     flags.DEFINE_bool("progress", True, "show a progress bar with ETA")
 
 
@@ -101,6 +112,21 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
     return axes
 
 
+def checkpoint_options(cfg: StaticConfig) -> CheckpointOptions:
+    """--checkpoint_every, --keep_checkpoints, --snapshot_*; ConfigError (one line) if bad."""
+    if FLAGS.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint_every={FLAGS.checkpoint_every} must be an integer >= 0")
+    if FLAGS.keep_checkpoints < 1:
+        raise ConfigError(f"--keep_checkpoints={FLAGS.keep_checkpoints} must be a positive integer")
+    if FLAGS.snapshot_dtype not in snapshots.DTYPES:
+        raise ConfigError(f"--snapshot_dtype={FLAGS.snapshot_dtype} is not allowed; choose one of: "
+                          f"{', '.join(snapshots.DTYPES)}")
+    points = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
+    return CheckpointOptions(every=FLAGS.checkpoint_every, keep=FLAGS.keep_checkpoints,
+                             snapshot_steps=snapshots.resolve_steps(FLAGS.snapshot_steps, points),
+                             snapshot_dtype=FLAGS.snapshot_dtype)
+
+
 def static_config() -> StaticConfig:
     return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(StaticConfig)
                            if f.name not in _INTERNAL})
@@ -112,7 +138,7 @@ def base_hparams() -> dict[str, float]:
 
 def flag_names() -> list[str]:
     return [f.name for f in dataclasses.fields(StaticConfig) if f.name not in _INTERNAL] + list(HPARAMS) + \
-        list(SWEEP_FLAGS)
+        list(SWEEP_FLAGS) + list(CHECKPOINT_FLAGS)
 
 
 def flags_text() -> str:
@@ -123,10 +149,14 @@ def flags_text() -> str:
 def parse_flags_or_exit(argv: list[str]) -> list[str]:
     """absl flags_parser: a malformed flag value is one line on stderr, not absl's two."""
     try:
-        return FLAGS(argv)
+        argv = FLAGS(argv)
     except flags.Error as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if "verbosity" in FLAGS and not FLAGS["verbosity"].present:
+        # Orbax and JAX log every checkpoint at INFO; stderr stays for warnings and errors.
+        logging.set_verbosity(logging.WARNING)
+    return argv
 
 
 def exit_on_config_error(err: ConfigError) -> None:

@@ -47,6 +47,8 @@ class StaticConfig:
     eval_schedule: str = "linear"  # linear | log
     early_stop_val_acc: float = 0.0  # stop a batch once every run reached this val acc (0 = off)
     regression_tolerance: float = 0.01  # regression: an example is "correct" if its MSE is below this
+    # Omnigrok Sec. 2: after every step rescale all parameters back to their global L2 norm at init.
+    constrain_norm: bool = False
     # Randomness compiled in only when some run of the sweep uses it (saves work per step).
     enable_dropout: bool = False
     enable_grad_noise: bool = False
@@ -66,7 +68,8 @@ HPARAMS: dict[str, HParamSpec] = {
     "lr": HParamSpec(0.01, lambda v: v > 0, "> 0", "learning rate"),
     "wd": HParamSpec(0.0, lambda v: v >= 0, ">= 0", "weight decay (decoupled for adamw)"),
     "alpha": HParamSpec(1.0, lambda v: v > 0, "> 0", "initialization scale (Omnigrok)"),
-    "frac": HParamSpec(0.5, lambda v: 0 < v < 1, "in (0, 1)", "training fraction of the table"),
+    "frac": HParamSpec(0.5, lambda v: 0 < v <= 1, "in (0, 1]",
+                       "training fraction of the table (of the non-held-out rows, if a test set is fixed)"),
     "xi": HParamSpec(0.0, lambda v: 0 <= v < 1, "in [0, 1)", "label-corruption fraction (Doshi et al.)"),
     "outliers": HParamSpec(0, lambda v: v >= 0 and float(v).is_integer(), "an integer >= 0",
                            "number of outlier training answers (Power et al. A.4)", True),

@@ -14,6 +14,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from grokjax.models.base import ACTIVATIONS, Model, dropout
 
@@ -33,6 +34,28 @@ def _masked_moments(h_BxN: jax.Array, mask_B: jax.Array | None):
     mean = jnp.einsum("b,bn->n", w_B, h_BxN)
     var = jnp.einsum("b,bn->n", w_B, jnp.square(h_BxN - mean))
     return mean, var
+
+
+def product_grid(inputs_Bx2) -> tuple[np.ndarray, np.ndarray] | None:
+    """(xs, ys) if `inputs` is a concrete (not traced) table of every pair xs x ys in
+    row-major order (how operation tables are stored), else None."""
+    try:
+        arr = np.asarray(inputs_Bx2)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 2:
+        return None
+    key = (arr.shape, arr.tobytes())
+    if key not in _GRID_CACHE:
+        xs, ys = np.unique(arr[:, 0]), np.unique(arr[:, 1])
+        full = (len(xs) * len(ys) == len(arr) and np.array_equal(arr[:, 0], np.repeat(xs, len(ys)))
+                and np.array_equal(arr[:, 1], np.tile(ys, len(xs))))
+        _GRID_CACHE.clear()  # one table at a time is the common case; keep the cache small
+        _GRID_CACHE[key] = (xs, ys) if full else None
+    return _GRID_CACHE[key]
+
+
+_GRID_CACHE: dict = {}
 
 
 def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: str = "quadratic",
@@ -77,11 +100,25 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
         h_BxN = (h_BxN - mean) * jax.lax.rsqrt(var + NORM_EPS)
         return h_BxN * params[name]["scale"] + params[name]["bias"], state
 
-    def apply(params, state, inputs_Bx2, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
+    def first_layer(params, inputs_Bx2):
+        """U e_x + V e_y for every row: (B, N)."""
+        grid = product_grid(inputs_Bx2)
+        if grid is not None:
+            # A full (x, y) product table (the full-batch case): h[x, y] = A[x] + B[y] with
+            # A = U^T restricted to the xs, B likewise; a broadcast add instead of two
+            # (p^2, p) x (p, N) one-hot matmuls, ~2.4x fewer FLOPs per step, and the
+            # gradients of U, V become plain reductions (no scatter under vmap).
+            xs, ys = grid
+            a_XxN = jnp.einsum("xp,np->xn", jax.nn.one_hot(xs, n_elements), params["U"])
+            b_YxN = jnp.einsum("yp,np->yn", jax.nn.one_hot(ys, n_elements), params["V"])
+            return (a_XxN[:, None, :] + b_YxN[None, :, :]).reshape(len(xs) * len(ys), -1)
         x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         # One-hot matmuls (not gathers) so vmapped runs stay on XLA's batched-matmul path.
-        h_BxN = (jnp.einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
-                 + jnp.einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))
+        return (jnp.einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
+                + jnp.einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))
+
+    def apply(params, state, inputs_Bx2, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
+        h_BxN = first_layer(params, inputs_Bx2)
         for i in range(depth):
             if i > 0:
                 h_BxN = jnp.einsum("bm,nm->bn", h_BxN, params[f"hidden_{i}"])

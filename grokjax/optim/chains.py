@@ -11,6 +11,7 @@ import optax
 from grokjax.config import StaticConfig
 from grokjax.optim.transforms import (add_decayed_weights_towards_init, add_update_noise,
                                       linear_warmup)
+from grokjax.optim.weight_norm import constrain_global_norm
 
 
 def weight_decay_transform(cfg: StaticConfig, wd: jax.Array) -> optax.GradientTransformation:
@@ -37,4 +38,6 @@ def make_optimizer(cfg: StaticConfig, hp: dict, noise_rng: jax.Array) -> optax.G
     if cfg.optimizer == "adamw":
         parts.append(decay)
     parts.append(optax.scale_by_learning_rate(linear_warmup(hp["lr"], cfg.warmup_steps)))
+    if cfg.constrain_norm:  # last: it turns the finished update into a move on the norm sphere
+        parts.append(constrain_global_norm())
     return optax.chain(*parts)

@@ -2,35 +2,73 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import time
 
 import numpy as np
 
+from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
 from grokjax.config import StaticConfig
 from grokjax.plotting.phase_diagram import plot_curves, plot_heatmap, plot_phase_diagram
 from grokjax.train.summary import summarize
 from grokjax.train.sweep import Grid, SweepResult, grid_size, run_sweep
-from grokjax.workdir import write_json, write_results
+from grokjax.workdir import PROGRESS_FILE, atomic_write_bytes, prepare_workdir, write_json, write_results
+
+
+def experiment_config(cfg: StaticConfig, grid: Grid, axes: list[str], max_runs_per_batch: int,
+                      checkpoint: CheckpointOptions = CheckpointOptions()) -> dict:
+    """config.json: everything the results depend on. A rerun resumes only if it is unchanged."""
+    return {"static": dataclasses.asdict(cfg), "axes": list(axes), "n_runs": grid_size(grid),
+            "grid": {k: v.tolist() for k, v in grid.items()}, "max_runs_per_batch": int(max_runs_per_batch),
+            "snapshot_steps": list(checkpoint.snapshot_steps), "snapshot_dtype": checkpoint.snapshot_dtype}
 
 
 def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[str], *,
-                        flags_text: str = "", max_runs_per_batch: int = 64,
-                        progress: bool = True) -> SweepResult:
-    """Trains `grid` and writes config.json, flags.txt, summary.csv, metrics.npz and PNGs."""
-    config = {"static": dataclasses.asdict(cfg), "axes": axes, "n_runs": grid_size(grid),
-              "grid": {k: v.tolist() for k, v in grid.items()}}
+                        flags_text: str = "", max_runs_per_batch: int = 64, progress: bool = True,
+                        checkpoint: CheckpointOptions = CheckpointOptions(),
+                        overwrite: bool = False) -> SweepResult:
+    """Trains `grid` and writes config.json, flags.txt, summary.csv, metrics.npz and PNGs.
+
+    Resumes the sweep already in `workdir` if its config.json is the same; raises
+    ConfigError (one line) if it differs, unless `overwrite`. After each batch the
+    runs finished so far are written, so an interrupted sweep leaves readable results.
+    """
+    config = experiment_config(cfg, grid, axes, max_runs_per_batch, checkpoint)
+    if prepare_workdir(workdir, config, overwrite=overwrite):
+        print(f"resuming the sweep in {workdir} from its checkpoints")
     write_json(os.path.join(workdir, "config.json"), config)
     if flags_text:
-        with open(os.path.join(workdir, "flags.txt"), "w") as f:
-            f.write(flags_text)
+        atomic_write_bytes(os.path.join(workdir, "flags.txt"), flags_text.encode())
+    n_runs = grid_size(grid)
+
+    def write_partial(partial: SweepResult) -> None:
+        done = len(partial.diverged)
+        if done < n_runs:  # the final results are written below, with the plots
+            write_results(workdir, partial, summarize(partial))
+            write_progress(workdir, done, n_runs, complete=False)
+
     start = time.time()
-    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False, progress=progress)
+    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False, progress=progress,
+                       checkpoints=SweepCheckpoints(workdir, checkpoint), on_progress=write_partial)
     summary = summarize(result)
     write_results(workdir, result, summary)
     write_plots(workdir, result, summary, axes)
-    print(f"{grid_size(grid)} runs in {time.time() - start:.1f}s; results in {workdir}")
+    write_progress(workdir, n_runs, n_runs, complete=True)
+    print(f"{n_runs} runs in {time.time() - start:.1f}s; results in {workdir}")
     return result
+
+
+def write_progress(workdir: str, runs_done: int, n_runs: int, complete: bool) -> None:
+    write_json(os.path.join(workdir, PROGRESS_FILE), {"runs_done": runs_done, "n_runs": n_runs,
+                                                       "complete": complete})
+
+
+def _save_png(path: str, plot, *args) -> None:
+    """Renders into memory, then writes atomically: a kill never leaves half a PNG."""
+    buf = io.BytesIO()
+    plot(buf, *args)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str]) -> None:
@@ -39,13 +77,13 @@ def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str
     if axes:
         x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
         for metric in ("final_train_acc", "final_val_acc"):
-            plot_heatmap(os.path.join(workdir, f"{metric}.png"), summary[metric], grid, x_axis, y_axis,
-                         f"{metric} (mean over seeds)\n{title}")
+            _save_png(os.path.join(workdir, f"{metric}.png"), plot_heatmap, summary[metric], grid, x_axis, y_axis,
+                      f"{metric} (mean over seeds)\n{title}")
         if "phase" in summary:
-            plot_phase_diagram(os.path.join(workdir, "phase_diagram.png"), summary["phase"], grid, x_axis,
-                               y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
+            _save_png(os.path.join(workdir, "phase_diagram.png"), plot_phase_diagram, summary["phase"], grid,
+                      x_axis, y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
     labels = [", ".join(f"{a}={grid[a][i]:g}" for a in axes) or f"run {i}" for i in range(grid_size(grid))]
     order = np.linspace(0, grid_size(grid) - 1, min(12, grid_size(grid))).astype(int)
-    plot_curves(os.path.join(workdir, "curves.png"), result.steps,
-                {k: result.curves[k][order] for k in ("train_acc", "val_acc")}, [labels[i] for i in order],
-                title, log_x=cfg.eval_schedule == "log")
+    _save_png(os.path.join(workdir, "curves.png"), plot_curves, result.steps,
+              {k: result.curves[k][order] for k in ("train_acc", "val_acc")}, [labels[i] for i in order],
+              title, cfg.eval_schedule == "log")

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from grokjax.checkpoint.store import BatchCheckpoints, SweepCheckpoints
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
@@ -121,8 +122,13 @@ def _progress(total: int, desc: str):
 
 def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, model: Model | None = None,
               max_runs_per_batch: int = 64, keep_params: bool = True, progress: bool = True,
-              on_batch_done: Callable | None = None) -> SweepResult:
+              on_batch_done: Callable | None = None, checkpoints: SweepCheckpoints | None = None,
+              on_progress: Callable[[SweepResult], None] | None = None) -> SweepResult:
     """Trains every run of `grid` and returns their curves (and final parameters).
+
+    With `checkpoints`, each batch resumes from its latest checkpoint (a finished
+    batch is only read back) and is checkpointed as `checkpoints.options` say.
+    `on_progress` gets the result of the runs finished so far after each batch.
 
     `dataset` defaults to the operation table cfg.op mod cfg.p, `model` to the
     one cfg.model names; pass others to train any Dataset with any Model.
@@ -139,11 +145,18 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
     batch_size = trainer.padded_size(min(max_runs_per_batch, n_runs))
     batches = [np.arange(n_runs)[i:i + batch_size] for i in range(0, n_runs, batch_size)]
 
+    if checkpoints is not None:
+        checkpoints.start(cfg, grid, batches, batch_size)
     curves, diverged, diverged_step, params = {}, [], [], []
     bar = _progress(cfg.steps * len(batches), f"{n_runs} runs in {len(batches)} batch(es)") if progress else None
     for b, idx in enumerate(batches):
         hp = trainer.place(_pad(grid, idx, batch_size))
-        batch_curves, state = train_batch(trainer, hp, steps, bar)
+        store = checkpoints.batch(b, idx) if checkpoints is not None else None
+        try:
+            batch_curves, state = train_batch(trainer, hp, steps, bar, store)
+        finally:
+            if store is not None:
+                store.close()  # waits for the background write, also on Ctrl-C
         keep = len(idx)
         for name, values in batch_curves.items():
             curves.setdefault(name, []).append(values[:keep])
@@ -153,25 +166,57 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
             params.append(jax.tree.map(lambda a: np.asarray(a)[:keep], state.params))
         if on_batch_done is not None:
             on_batch_done(b, idx, batch_curves, state)
+        if on_progress is not None:
+            on_progress(_assemble(cfg, grid, steps, curves, diverged, diverged_step, params))
     if bar is not None:
         bar.close()
+    return _assemble(cfg, grid, steps, curves, diverged, diverged_step, params)
+
+
+def _assemble(cfg, grid, steps, curves, diverged, diverged_step, params) -> SweepResult:
+    """The result of the batches finished so far (runs 0..n-1: batches run in order)."""
+    n = sum(len(d) for d in diverged)
     return SweepResult(
-        cfg=cfg, grid=grid, steps=steps, curves={k: np.concatenate(v) for k, v in curves.items()},
+        cfg=cfg, grid={k: v[:n] for k, v in grid.items()}, steps=steps,
+        curves={k: np.concatenate(v) for k, v in curves.items()},
         diverged=np.concatenate(diverged), diverged_step=np.concatenate(diverged_step),
-        params=jax.tree.map(lambda *a: np.concatenate(a), *params) if keep_params else None)
+        params=jax.tree.map(lambda *a: np.concatenate(a), *params) if params else None)
 
 
-def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None) -> tuple[dict, RunState]:
-    """One batch of runs through the whole evaluation schedule."""
+def _restore(trainer: BatchTrainer, hp: dict, n_points: int, store: BatchCheckpoints | None):
+    """The batch's latest checkpoint (grokjax.checkpoint.store.Resumed), or None."""
+    if store is None:
+        return None
+    abstract = jax.eval_shape(trainer.init, hp)  # the state's structure, nothing computed
+    names = list(jax.eval_shape(trainer.evaluate, abstract, hp))
+    sharding = NamedSharding(trainer.mesh, PartitionSpec("runs")) if trainer.mesh is not None else None
+    return store.restore(abstract, names, n_points, sharding)
+
+
+def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
+                store: BatchCheckpoints | None = None) -> tuple[dict, RunState]:
+    """One batch of runs through the whole evaluation schedule, from `store`'s latest checkpoint if any."""
     cfg = trainer.cfg
-    state = trainer.init(hp)
-    first = jax.device_get(trainer.evaluate(state, hp))
-    n_runs = len(first["val_acc"])
-    curves = {k: np.full((n_runs, len(steps)), np.nan, np.float32) for k in first}
-    for k, v in first.items():
-        curves[k][:, 0] = v
-    best_val = np.nan_to_num(curves["val_acc"][:, 0])
-    for t in range(1, len(steps)):
+    resumed = _restore(trainer, hp, len(steps), store)
+    if resumed is None:
+        state = trainer.init(hp)
+        first = jax.device_get(trainer.evaluate(state, hp))
+        n_runs = len(first["val_acc"])
+        curves = {k: np.full((n_runs, len(steps)), np.nan, np.float32) for k in first}
+        for k, v in first.items():
+            curves[k][:, 0] = v
+        t0, finished = 0, False
+        if store is not None:
+            store.after_eval(0, 0, state, curves, done=False)
+    else:
+        state, curves, t0, finished = resumed
+    if bar is not None:
+        bar.update(int(cfg.steps if finished else steps[t0]))
+    if finished:
+        return curves, state
+    # The host state of the loop is a function of the curves, so a resumed batch continues exactly.
+    best_val = np.max(np.nan_to_num(curves["val_acc"][:, :t0 + 1]), axis=1)
+    for t in range(t0 + 1, len(steps)):
         n_steps = int(steps[t] - steps[t - 1])
         state, metrics = trainer.chunk(n_steps)(state, hp)
         metrics = jax.device_get(metrics)
@@ -182,7 +227,10 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None) ->
             bar.set_postfix(val_acc=f"{np.nanmean(metrics['val_acc']):.3f}", refresh=False)
         best_val = np.maximum(best_val, np.nan_to_num(metrics["val_acc"]))
         done = (best_val >= cfg.early_stop_val_acc) | np.asarray(state.diverged)
-        if cfg.early_stop_val_acc > 0 and done.all():
+        stop = cfg.early_stop_val_acc > 0 and done.all()
+        if store is not None:
+            store.after_eval(t, int(steps[t]), state, curves, done=stop or t == len(steps) - 1)
+        if stop:
             if bar is not None:
                 bar.update(int(cfg.steps - steps[t]))
             break
