@@ -1,0 +1,36 @@
+"""Omnigrok Appendix B-D: modular addition (Figures 8, 9a, 9b, 10a).
+
+    python experiments/omnigrok_modadd.py \
+        --flagfile=experiments/flags/omnigrok_modadd_cpu.flags --workdir=runs/omnigrok_modadd
+
+The paper setting (experiments/flags/omnigrok_modadd.flags) is Nanda et al.'s
+1-layer transformer, p = 113; any --model of the engine works (the CPU-sized
+flags use the engine's MLP, see docs/reproductions/omnigrok.md).
+Parts: landscape (Fig. 8, alpha x train fraction), dynamics (Fig. 9a weight norm
+and accuracy; with --scan_wds, Fig. 10a steps vs wd), constrained (Fig. 9b).
+"""
+from absl import app
+
+import omnigrok_common as common
+from grokjax import cli
+from grokjax.config import validate_static
+from grokjax.data.datasets import operation_dataset
+
+common.define_flags()
+FLAGS = cli.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.exit_on_config_error(cli.ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    cfg = cli.static_config()
+    try:
+        validate_static(cfg)
+    except cli.ConfigError as err:
+        cli.exit_on_config_error(err)
+    label = f"{cfg.op} mod {cfg.p}, {cfg.model} width {cfg.width}, frac {FLAGS.frac:g}"
+    common.run_parts(cfg, operation_dataset(cfg.op, cfg.p), None, label)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags_or_exit)

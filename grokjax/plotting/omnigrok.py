@@ -1,0 +1,101 @@
+"""Omnigrok figures: LU curves, reduced-landscape heatmaps, accuracy curves, time vs wd."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_lu(path: str, alphas, rows: dict[str, tuple[np.ndarray, np.ndarray]], title: str,
+            ylabel: str = "reduced loss", log_y: bool = True) -> None:
+    """One panel per row label: reduced train (L) and test (U) against alpha = w / w0."""
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.4), squeeze=False)
+    for ax, (label, (train, test)) in zip(axes[0], rows.items()):
+        ax.plot(alphas, train, "o-", color="tab:orange", label="train")
+        ax.plot(alphas, test, "s-", color="gray", label="test")
+        ax.axvline(1.0, color="k", lw=0.5, ls=":")
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel(r"$\alpha = w / w_0$")
+        ax.set_ylabel(ylabel)
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_landscape_heatmaps(path: str, alphas, sizes, panels: dict[str, np.ndarray], title: str,
+                            size_label: str = "training set size") -> None:
+    """Heatmaps over (alpha, data size), e.g. reduced train error and test error (Fig. 3a-b)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False)
+    for ax, (label, values) in zip(axes[0], panels.items()):
+        im = ax.pcolormesh(np.arange(len(alphas) + 1), np.arange(len(sizes) + 1), values, cmap="viridis",
+                           vmin=0, vmax=max(np.nanmax(values), 1e-6), shading="flat")
+        ax.set_xticks(np.arange(len(alphas)) + 0.5, [f"{a:.2g}" for a in alphas], rotation=90, fontsize=7)
+        ax.set_yticks(np.arange(len(sizes)) + 0.5, [f"{s:g}" for s in sizes], fontsize=7)
+        ax.set_xlabel(r"$\alpha = w / w_0$")
+        ax.set_ylabel(size_label)
+        ax.set_title(label, fontsize=9)
+        fig.colorbar(im, ax=ax)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_accuracy_grid(path: str, steps, panels: dict[str, dict[str, np.ndarray]], title: str,
+                       ncols: int = 3, extra: str | None = None) -> None:
+    """Train/test accuracy curves, one panel per run label (Fig. 2b, 3d, 9).
+
+    Each panel maps 'train'/'test' (and optionally `extra`, e.g. 'weight_norm', on a
+    second y axis) to a curve over `steps`.
+    """
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    x = np.maximum(steps, 1)
+    for ax, (label, curves) in zip(axes.flat, panels.items()):
+        ax.plot(x, curves["train"], color="tab:blue", label="train")
+        ax.plot(x, curves["test"], color="tab:red", label="test")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("step")
+        if extra and extra in curves:
+            twin = ax.twinx()
+            twin.plot(x, curves[extra], color="k", ls="--", lw=1, label=extra)
+            # From 0: a constant norm (constrained runs) then shows as a flat line, not float noise.
+            twin.set_ylim(0, 1.1 * max(float(np.nanmax(curves[extra])), 1e-6))
+            twin.set_ylabel(extra, fontsize=8)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_time_vs(path: str, x, times: dict[str, np.ndarray], title: str, xlabel: str,
+                 fits: dict[str, tuple[float, float]] | None = None, log_x: bool = True) -> None:
+    """Steps to reach an accuracy against weight decay (Fig. 2c, 10) or data size (Fig. 3e)."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    x = np.asarray(x, float)
+    for (label, t), marker in zip(times.items(), "os^v"):
+        ax.plot(x, t, marker, label=label)
+        if fits and label in fits and np.isfinite(fits[label][0]):
+            slope, intercept = fits[label]
+            xs = np.geomspace(np.nanmin(x), np.nanmax(x), 20)
+            ax.plot(xs, 10 ** (intercept + slope * np.log10(xs)), "--", lw=1, label=f"fit slope {slope:.2f}")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("steps")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)

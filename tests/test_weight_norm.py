@@ -1,0 +1,34 @@
+"""Constrained-norm training: the optax projection (the engine flag is tested in test_omnigrok)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from grokjax.optim.weight_norm import constrain_global_norm, global_norm
+
+
+def test_projection_keeps_norm_and_moves_direction():
+    params = {"a": jnp.arange(6.0).reshape(2, 3), "b": {"c": jnp.ones(4)}}
+    w0 = global_norm(params)
+    opt = optax.chain(optax.adam(0.1), constrain_global_norm())
+    state = opt.init(params)
+    target = jax.tree.map(lambda x: -3.0 * jnp.ones_like(x), params)
+    loss = lambda p: sum(jnp.sum((x - t) ** 2) for x, t in zip(jax.tree.leaves(p), jax.tree.leaves(target)))
+    @jax.jit
+    def step(p, state):
+        updates, state = opt.update(jax.grad(loss)(p), state, p)
+        return optax.apply_updates(p, updates), state
+
+    p = params
+    for _ in range(10):
+        p, state = step(p, state)
+        np.testing.assert_allclose(global_norm(p), w0, rtol=1e-5)
+    cos = sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(p), jax.tree.leaves(params))) / w0 ** 2
+    assert cos < 0.99 and loss(p) < loss(params)  # it moved on the sphere, downhill
+
+
+def test_explicit_target_norm():
+    params = {"w": jnp.array([3.0, 4.0])}
+    opt = constrain_global_norm(2.0)
+    updates, _ = opt.update({"w": jnp.array([0.0, 0.0])}, opt.init(params), params)
+    np.testing.assert_allclose(optax.apply_updates(params, updates)["w"], [1.2, 1.6], rtol=1e-6)
