@@ -39,6 +39,8 @@ def _masked_moments(h_BxN: jax.Array, mask_B: jax.Array | None):
 def product_grid(inputs_Bx2) -> tuple[np.ndarray, np.ndarray] | None:
     """(xs, ys) if `inputs` is a concrete (not traced) table of every pair xs x ys in
     row-major order (how operation tables are stored), else None."""
+    if not USE_TABLE_STRUCTURE:
+        return None
     try:
         arr = np.asarray(inputs_Bx2)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
@@ -56,6 +58,8 @@ def product_grid(inputs_Bx2) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 _GRID_CACHE: dict = {}
+# False restores the generic one-hot path for full tables too (benchmarks/vmap_cost.py --onehot_mlp).
+USE_TABLE_STRUCTURE = True
 
 
 def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: str = "quadratic",
@@ -100,6 +104,12 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
         h_BxN = (h_BxN - mean) * jax.lax.rsqrt(var + NORM_EPS)
         return h_BxN * params[name]["scale"] + params[name]["bias"], state
 
+    def rows_of(u_NxP, idx):
+        """u[:, idx].T: a plain transpose for all symbols in order, else a (small) one-hot matmul."""
+        if len(idx) == n_elements and np.array_equal(idx, np.arange(n_elements)):
+            return u_NxP.T
+        return jnp.einsum("xp,np->xn", jax.nn.one_hot(idx, n_elements, dtype=u_NxP.dtype), u_NxP)
+
     def first_layer(params, inputs_Bx2):
         """U e_x + V e_y for every row: (B, N)."""
         grid = product_grid(inputs_Bx2)
@@ -109,8 +119,7 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
             # (p^2, p) x (p, N) one-hot matmuls, ~2.4x fewer FLOPs per step, and the
             # gradients of U, V become plain reductions (no scatter under vmap).
             xs, ys = grid
-            a_XxN = jnp.einsum("xp,np->xn", jax.nn.one_hot(xs, n_elements), params["U"])
-            b_YxN = jnp.einsum("yp,np->yn", jax.nn.one_hot(ys, n_elements), params["V"])
+            a_XxN, b_YxN = rows_of(params["U"], xs), rows_of(params["V"], ys)
             return (a_XxN[:, None, :] + b_YxN[None, :, :]).reshape(len(xs) * len(ys), -1)
         x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         # One-hot matmuls (not gathers) so vmapped runs stay on XLA's batched-matmul path.

@@ -1,0 +1,84 @@
+"""experiments/phase_diagram.py for clusters: one shard of a grid, on one or many hosts.
+
+    # job i of a SLURM array of k jobs (launch/slurm_array.sh does this):
+    python launch/sweep.py --flagfile=F --shard_index=i --num_shards=k --workdir=runs/x/shard_i
+    # one grid across every GPU of several hosts (launch/multihost.sbatch):
+    srun python launch/sweep.py --flagfile=F --workdir=runs/x
+
+Same flags as experiments/phase_diagram.py plus --shard_index/--num_shards and
+--memory_budget_gb. With several processes (SLURM_NTASKS > 1 or
+JAX_COORDINATOR_ADDRESS set) it calls jax.distributed.initialize(), splits each
+batch's runs across every device of every host, and process 0 writes the run
+directory (multi-host sweeps are not checkpointed). Merge the shards of an array
+with `python -m grokjax.merge --out=runs/x runs/x/shard_*`.
+"""
+import os
+import sys
+
+from absl import app
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from grokjax import cli  # noqa: E402
+from grokjax.config import ConfigError, validate_static  # noqa: E402
+from grokjax.train import devices  # noqa: E402
+from grokjax.train.sweep import grid_size, make_grid  # noqa: E402
+
+cli.define_flags()
+FLAGS = cli.FLAGS
+
+
+def run_multihost(cfg, grid, axes: list[str], max_runs: int) -> None:
+    """Every process trains its devices' runs of each batch; process 0 writes the results."""
+    from grokjax.train.experiment import experiment_config, write_plots, write_progress
+    from grokjax.train.summary import summarize
+    from grokjax.train.sweep import run_sweep
+    from grokjax.workdir import atomic_write_bytes, prepare_workdir, write_json, write_results
+
+    main = devices.is_main_process()
+    if main:
+        prepare_workdir(FLAGS.workdir, experiment_config(cfg, grid, axes, max_runs), overwrite=FLAGS.overwrite)
+        write_json(os.path.join(FLAGS.workdir, "config.json"), experiment_config(cfg, grid, axes, max_runs))
+        atomic_write_bytes(os.path.join(FLAGS.workdir, "flags.txt"), cli.flags_text().encode())
+    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs, keep_params=False, progress=FLAGS.progress and main)
+    if main:
+        summary = summarize(result)
+        write_results(FLAGS.workdir, result, summary)
+        write_plots(FLAGS.workdir, result, summary, axes)
+        write_progress(FLAGS.workdir, grid_size(grid), grid_size(grid), complete=True)
+        print(f"{grid_size(grid)} runs on {devices.jax.device_count()} devices of "
+              f"{devices.jax.process_count()} processes; results in {FLAGS.workdir}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    multihost = devices.initialize_distributed()
+    try:
+        cfg = cli.static_config()
+        validate_static(cfg)
+        axes = cli.sweep_axes()
+        grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
+                         data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+        n_total = grid_size(grid)
+        grid, runs = cli.select_shard(grid)
+        max_runs = cli.runs_per_batch(cfg, grid)
+        names = [name for name, _ in axes]
+        if FLAGS.num_shards > 1 and devices.is_main_process():
+            from grokjax.merge import write_shard_info
+            write_shard_info(FLAGS.workdir, FLAGS.shard_index, FLAGS.num_shards, runs, n_total)
+        print(f"shard {FLAGS.shard_index}/{FLAGS.num_shards}: runs {runs[0]}..{runs[-1]} of {n_total}; "
+              f"{max_runs} runs per batch on {devices.jax.device_count()} device(s)", flush=True)
+        if multihost:
+            run_multihost(cfg, grid, names, max_runs)
+            return
+        from grokjax.train.experiment import run_grid_experiment
+        run_grid_experiment(cfg, grid, FLAGS.workdir, names, flags_text=cli.flags_text(),
+                            max_runs_per_batch=max_runs, progress=FLAGS.progress,
+                            checkpoint=cli.checkpoint_options(cfg), overwrite=FLAGS.overwrite)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags_or_exit)
