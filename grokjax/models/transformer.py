@@ -39,15 +39,15 @@ def _layernorm(p: dict, h_BxTxW: jax.Array) -> jax.Array:
     return (h_BxTxW - mean) * jax.lax.rsqrt(var + _LN_EPS) * p["scale"] + p["bias"]
 
 
-def _attention(p: dict, h_BxTxW: jax.Array) -> jax.Array:
-    """Causal multi-head scaled dot-product self-attention."""
+def _attention(p: dict, h_BxTxW: jax.Array, causal: bool = True) -> jax.Array:
+    """Multi-head scaled dot-product self-attention (causal, or bidirectional for an encoder)."""
     q_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wq"])
     k_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wk"])
     v_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wv"])
     head_dim = q_BxTxHxD.shape[-1]
     s_BxHxTxT = jnp.einsum("bqhd,bkhd->bhqk", q_BxTxHxD, k_BxTxHxD) / jnp.sqrt(head_dim)
     t = h_BxTxW.shape[1]
-    causal_TxT = jnp.tril(jnp.ones((t, t), dtype=bool))
+    causal_TxT = jnp.tril(jnp.ones((t, t), dtype=bool)) if causal else jnp.ones((t, t), dtype=bool)
     # finfo.min rather than -inf: no NaNs even if a row were fully masked.
     s_BxHxTxT = jnp.where(causal_TxT, s_BxHxTxT, jnp.finfo(s_BxHxTxT.dtype).min)
     a_BxHxTxT = jax.nn.softmax(s_BxHxTxT, axis=-1)
@@ -65,7 +65,7 @@ def _block_names(params: dict) -> list[str]:
 
 
 def _hidden_states(params: dict, tokens_BxT: jax.Array, *, activation: str = "relu",
-                   dropout: DropoutFn | None = None) -> jax.Array:
+                   dropout: DropoutFn | None = None, causal: bool = True) -> jax.Array:
     """Final (post-ln_final) residual stream at all positions, shape (B, T, W).
 
     Depth, heads and whether LayerNorm is used are read off the params
@@ -78,7 +78,7 @@ def _hidden_states(params: dict, tokens_BxT: jax.Array, *, activation: str = "re
     for i, name in enumerate(_block_names(params)):
         blk = params[name]
         a_BxTxW = _layernorm(blk["ln1"], h_BxTxW) if "ln1" in blk else h_BxTxW
-        h_BxTxW = h_BxTxW + drop(_attention(blk["attn"], a_BxTxW), i, 0)
+        h_BxTxW = h_BxTxW + drop(_attention(blk["attn"], a_BxTxW, causal), i, 0)
         m_BxTxW = _layernorm(blk["ln2"], h_BxTxW) if "ln2" in blk else h_BxTxW
         h_BxTxW = h_BxTxW + drop(_mlp(blk["mlp"], m_BxTxW, act), i, 1)
     if "ln_final" in params:
@@ -97,8 +97,12 @@ def make_tokens(x: jax.Array, y: jax.Array, n_elements: int) -> jax.Array:
 
 def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads: int = 4,
                      mlp_width: int | None = None, activation: str = "relu",
-                     layernorm: bool = True, use_dropout: bool = False) -> Model:
-    """Build `Model(init, apply)` for the Power et al. decoder-only transformer."""
+                     layernorm: bool = True, use_dropout: bool = False, causal: bool = True) -> Model:
+    """Build `Model(init, apply)` for the Power et al. decoder-only transformer.
+
+    `causal=False` lets every position attend to every other: the encoder-only
+    transformer of Doshi et al. (2024) Figure 7 (read out at the last position).
+    """
     if width % heads:
         raise ValueError(f"width={width} must be divisible by heads={heads}")
     if activation not in _ACTIVATIONS:
@@ -170,7 +174,7 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
                 return jnp.where(keep_SxBxTxW[2 * layer + sub], h / (1.0 - rate), 0.0)
 
         h_BxTxW = _hidden_states(params, make_tokens(x, y, n_elements),
-                                 activation=activation, dropout=dropout)
+                                 activation=activation, dropout=dropout, causal=causal)
         logits_BxN = jnp.einsum("bw,wn->bn", h_BxTxW[:, -1], params["unembed"]["w"])
         return logits_BxN, state
 

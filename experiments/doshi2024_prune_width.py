@@ -1,0 +1,99 @@
+"""Doshi et al. (2024) Figure 32: how many low-IPR neurons can be pruned while keeping generalization.
+
+    python experiments/doshi2024_prune_width.py --widths=500,1000,2000,5000,10000 --seeds=40 \
+        --out=runs/doshi_fig32          # the paper's setting (GPU-sized)
+
+For each width: train --seeds runs (one vmapped sweep; lr 0.005, wd 1, AdamW, MSE,
+frac 0.5, xi 0.35 by default, every other setting a grokjax flag), prune neurons from
+the lowest IPR up and record the most that can go while test accuracy stays
+>= --threshold. Writes prune_width.csv (one row per run), prune_width.png, prune_width.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from grokjax import cli
+from grokjax.analysis import pruning
+from grokjax.analysis.ipr import neuron_ipr
+from grokjax.config import ConfigError, validate_static
+from grokjax.train.sweep import make_grid, run_sweep
+from grokjax.workdir import write_csv
+
+cli.define_flags()
+FLAGS = flags.FLAGS
+# Each flag only if missing: the scripts are importable together (tests).
+for _define, _name, _default, _help in (
+        (flags.DEFINE_string, "widths", "500,1000,2000,5000,10000", "network widths N"),
+        (flags.DEFINE_float, "threshold", 0.9, "test accuracy that counts as still generalizing"),
+        (flags.DEFINE_integer, "pruning_points", 101, "pruning counts evaluated per run (0 .. N, evenly spaced)"),
+        (flags.DEFINE_string, "out", "", "output directory"),
+):
+    if _name not in FLAGS:
+        _define(_name, _default, _help)
+
+def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: int, threshold: float,
+                           points: int, out: str, progress: bool = True) -> dict:
+    rows = {"width": [], "seed": [], "final_val_acc": [], "max_pruned": [], "neurons_needed": []}
+    for width in widths:
+        cfg = dataclasses.replace(base_cfg, width=width)
+        grid = make_grid(hparams, seeds=seeds)
+        result = run_sweep(cfg, grid, progress=progress)
+        iprs = neuron_ipr(result.params)["neuron"]
+        counts = np.unique(np.linspace(0, width, points).round().astype(int))
+        for s in range(seeds):
+            one = jax.tree.map(lambda a: a[s], result.params)
+            curve = pruning.pruning_curves(result.cfg, pruning.run_hparams(grid, s), one,
+                                           pruning.pruning_order(iprs[s], "low_first"), counts)
+            pruned = pruning.max_prunable(curve["val_acc"], counts, threshold)
+            for k, v in (("width", width), ("seed", s), ("final_val_acc", float(result.curves["val_acc"][s, -1])),
+                         ("max_pruned", pruned), ("neurons_needed", width - pruned)):
+                rows[k].append(v)
+    os.makedirs(out, exist_ok=True)
+    table = {k: np.asarray(v) for k, v in rows.items()}
+    write_csv(os.path.join(out, "prune_width.csv"), table)
+    summary = {}
+    for width in widths:
+        sel = table["width"] == width
+        need = table["neurons_needed"][sel]
+        summary[str(width)] = {"neurons_needed_mean": float(need.mean()),
+                               "neurons_needed_sem": float(need.std() / np.sqrt(len(need))),
+                               "fraction_prunable_mean": float(np.mean(table["max_pruned"][sel] / width)),
+                               "generalized_runs": int(np.sum(table["final_val_acc"][sel] >= threshold))}
+    with open(os.path.join(out, "prune_width.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    from grokjax.plotting.doshi import plot_prune_width
+    plot_prune_width(os.path.join(out, "prune_width.png"), widths, summary,
+                     f"{base_cfg.op} p={base_cfg.p}, frac={hparams['frac']:g}, xi={hparams['xi']:g}, "
+                     f"wd={hparams['wd']:g}, {seeds} seeds")
+    return summary
+
+
+def main(argv):
+    try:
+        if len(argv) > 1:
+            raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
+        cfg = cli.static_config()
+        validate_static(cfg)
+        widths = [int(w) for w in cli.parse_values("widths", FLAGS.widths)]
+        if min(widths) < 1 or FLAGS.seeds < 1 or FLAGS.pruning_points < 2 or not FLAGS.out:
+            raise ConfigError("--widths and --seeds must be >= 1, --pruning_points >= 2, --out is required")
+        hparams = cli.base_hparams()
+        make_grid(hparams)  # validates every hyperparameter (one-line errors)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    summary = prune_width_experiment(cfg, hparams, widths, FLAGS.seeds, FLAGS.threshold, FLAGS.pruning_points,
+                                     FLAGS.out, FLAGS.progress)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    # Figure 32's hyperparameters (App. Q) as defaults; flags on the command line still win.
+    for name, value in (("lr", 0.005), ("wd", 1.0), ("xi", 0.35), ("frac", 0.5), ("pruning_points", 101)):
+        FLAGS.set_default(name, value)
+    app.run(main, flags_parser=cli.parse_flags_or_exit)

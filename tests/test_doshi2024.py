@@ -1,0 +1,131 @@
+"""Doshi et al. (2024): the analytic solution, Table 2 phases, and the experiments end to end (tiny)."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from grokjax.analysis.analytic import amplitude, analytic_accuracy, analytic_params, mlp_outputs
+from grokjax.analysis.phases import classify_phase
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_analytic_solution_classifies_every_pair_and_outputs_one_hot():
+    p, width = 11, 400
+    assert amplitude(width) ** 3 == pytest.approx(2 / width)
+    assert analytic_accuracy(p, width, seed=0) == 1.0
+    m, n = np.divmod(np.arange(p * p), p)
+    out = mlp_outputs(analytic_params(p, width, seed=1), m, n)
+    target = (m + n) % p
+    correct = out[np.arange(p * p), target]
+    others = np.where(np.arange(p)[None, :] == target[:, None], np.nan, out)
+    # Appendix D: f_q(m, n) ~ delta(m + n - q) up to O(1/sqrt(N)) and a 1/p offset (frequency 0).
+    assert np.mean(correct) == pytest.approx(1.0, abs=0.1)
+    assert abs(np.nanmean(others)) < 0.15
+
+
+def test_analytic_solution_needs_width():
+    assert analytic_accuracy(31, 10, seed=0) < 0.6 < analytic_accuracy(31, 200, seed=0)
+
+
+def test_table2_phases_on_hand_made_accuracies():
+    train = np.array([0.99, 0.80, 0.66, 0.99, 0.30, 0.30, 0.95])
+    test = np.array([0.99, 0.97, 0.99, 0.05, 0.02, 0.02, 0.92])
+    xi = np.array([0.35, 0.35, 0.35, 0.35, 0.35, 0.35, 0.10])
+    best = np.array([1.0, 1.0, 1.0, 0.05, 1.0, 0.3, 0.95])
+    np.testing.assert_array_equal(
+        classify_phase(train, test, xi, best),
+        ["coexistence", "partial_inversion", "full_inversion", "memorization", "forgetting", "confusion",
+         "coexistence"])
+    # xi = 0.1: 1.05 - xi > 0.9, so a generalizing run below 90% train is full inversion.
+    assert classify_phase(0.85, 0.99, 0.1) == "full_inversion"
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_end_to_end_tiny(tmp_path, tiny_cfg):
+    from grokjax.checkpoint.store import CheckpointOptions
+    from grokjax.train.experiment import run_grid_experiment
+    from grokjax.train.sweep import make_grid
+
+    grid = make_grid({"frac": 0.6, "xi": 0.3}, [("wd", [0.0, 5.0])])
+    run_dir = str(tmp_path / "run")
+    # One run per batch: the same compiled shapes as the other tiny tests (persistent compile cache).
+    run_grid_experiment(tiny_cfg, grid, run_dir, ["wd"], max_runs_per_batch=1, progress=False,
+                        checkpoint=CheckpointOptions(snapshot_steps=(0, 20, 60)))
+    out = str(tmp_path / "fig")
+    numbers = _load_script("doshi2024_figures").make_figures(run_dir, out, "t", pruning_points=3)
+    for name in ("fig1_curves", "fig2_ipr_time", "fig4_ipr_hist", "fig17_pruning_acc", "fig18_pruning_loss",
+                 "fig8_forgetting", "fig23_logits"):
+        assert os.path.getsize(os.path.join(out, f"t_{name}.png")) > 1000
+    assert len(numbers["runs"]) == 2
+    for run in numbers["runs"]:
+        assert 0 < run["mean_ipr_final"] <= 1 and set(run["mean_ipr_over_time"]) == {"0", "20", "60"}
+    with open(os.path.join(out, "t_numbers.json")) as f:
+        assert json.load(f)["runs"][1]["wd"] == 5.0
+
+
+def test_analytic_script(tmp_path):
+    numbers = _load_script("doshi2024_analytic").analytic_experiment([11], [5, 200], 1, str(tmp_path))
+    assert numbers["accuracy"]["11"][1] == 1.0 and numbers["ipr_min"] > 0.999
+    assert os.path.getsize(tmp_path / "analytic_accuracy_ipr.png") > 1000
+
+
+def test_doshi_flagfiles_are_valid():
+    import dataclasses
+    import glob
+
+    from grokjax import cli
+    from grokjax.config import HPARAMS, StaticConfig, validate_hparam, validate_static
+
+    fields = {f.name: f for f in dataclasses.fields(StaticConfig)}
+    known = set(fields) | set(HPARAMS) | set(cli.SWEEP_FLAGS) | set(cli.CHECKPOINT_FLAGS)
+    paths = sorted(glob.glob(os.path.join(ROOT, "experiments", "flags", "doshi2024_*.flags")))
+    assert len(paths) >= 10
+    for path in paths:
+        values = dict(line[2:].split("=", 1) for line in open(path).read().splitlines()
+                      if line.startswith("--"))
+        assert set(values) <= known, (path, set(values) - known)
+        static = {k: type(fields[k].default)(v) if not isinstance(fields[k].default, bool) else v == "true"
+                  for k, v in values.items() if k in fields}
+        validate_static(StaticConfig(**static))
+        for name in set(values) & set(HPARAMS):
+            validate_hparam(name, float(values[name]))
+        for axis in ("x", "y"):
+            if f"{axis}_values" in values:
+                validate_hparam(values[f"{axis}_axis"], cli.parse_values(axis, values[f"{axis}_values"]))
+
+
+def test_batchnorm_experiment_tiny(tmp_path, tiny_cfg):
+    import dataclasses
+
+    from grokjax.checkpoint.store import CheckpointOptions
+    from grokjax.train.experiment import run_grid_experiment
+    from grokjax.train.sweep import make_grid
+
+    run_dir = str(tmp_path / "bn")
+    cfg = dataclasses.replace(tiny_cfg, norm="batchnorm", batch_size=16, steps=20, eval_every=20)
+    run_grid_experiment(cfg, make_grid({"frac": 0.6, "xi": 0.2}), run_dir, [], progress=False,
+                        checkpoint=CheckpointOptions(snapshot_steps=(20,)))
+    # The same directory stands in for the no-norm network (only its IPR histogram is drawn).
+    numbers = _load_script("doshi2024_batchnorm").batchnorm_experiment(run_dir, run_dir, str(tmp_path / "fig"))
+    assert -1 <= numbers["pearson_ipr_gamma"] <= 1 and 0 < numbers["mean_ipr_bn"] <= 1
+    assert os.path.getsize(tmp_path / "fig" / "fig5_batchnorm.png") > 1000
+
+
+def test_prune_width_experiment_tiny(tmp_path, tiny_cfg):
+    module = _load_script("doshi2024_prune_width")
+    hp = {"frac": 0.6, "xi": 0.2, "wd": 1.0, "lr": 0.01}
+    summary = module.prune_width_experiment(tiny_cfg, hp, [tiny_cfg.width], 1, 0.0, 3, str(tmp_path),
+                                            progress=False)
+    # Threshold 0: every neuron can go, so none are needed.
+    row = summary[str(tiny_cfg.width)]
+    assert row["neurons_needed_mean"] == 0 and row["fraction_prunable_mean"] == 1.0
+    assert os.path.getsize(tmp_path / "prune_width.png") > 1000
