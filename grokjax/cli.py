@@ -36,7 +36,8 @@ STATIC_HELP = {
     "eval_every": "steps between evaluations (the smallest gap for --eval_schedule=log)",
     "eval_schedule": "linear | log", "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
 }
-SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch")
+SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
+               "memory_budget_gb", "shard_index", "num_shards")
 CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype")
 
 
@@ -60,6 +61,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", 0, "first model seed")
     flags.DEFINE_integer("data_seed", -1, "first data (split/corruption) seed; -1 = same as --seed")
     flags.DEFINE_integer("max_runs_per_batch", 64, "runs trained together in one compiled call")
+    flags.DEFINE_float("memory_budget_gb", 0.0, "device memory per device for one batch of runs: batches "
+                       "are sized to fit it, at most --max_runs_per_batch (0 = off)")
+    flags.DEFINE_integer("shard_index", 0, "train only shard --shard_index of --num_shards of the grid "
+                         "(a job of a SLURM array; merge with python -m grokjax.merge)")
+    flags.DEFINE_integer("num_shards", 1, "split the grid's runs into this many contiguous shards")
     flags.DEFINE_string("workdir", "", "output directory")
     flags.DEFINE_bool("overwrite", False, "delete the sweep already in --workdir and start over "
                       "(without it, the same configuration resumes and a different one is refused)")
@@ -125,6 +131,22 @@ def checkpoint_options(cfg: StaticConfig) -> CheckpointOptions:
     return CheckpointOptions(every=FLAGS.checkpoint_every, keep=FLAGS.keep_checkpoints,
                              snapshot_steps=snapshots.resolve_steps(FLAGS.snapshot_steps, points),
                              snapshot_dtype=FLAGS.snapshot_dtype)
+
+
+def select_shard(grid: dict) -> tuple[dict, np.ndarray]:
+    """The runs of --shard_index of --num_shards (all of them if 1): (grid, run indices)."""
+    from grokjax.merge import shard_grid
+    return shard_grid(grid, FLAGS.shard_index, FLAGS.num_shards)
+
+
+def runs_per_batch(cfg: StaticConfig, grid: dict) -> int:
+    """--max_runs_per_batch, lowered to what fits --memory_budget_gb when it is set."""
+    if FLAGS.memory_budget_gb < 0:
+        raise ConfigError(f"--memory_budget_gb={FLAGS.memory_budget_gb} must be >= 0")
+    if FLAGS.memory_budget_gb == 0:
+        return FLAGS.max_runs_per_batch
+    from grokjax.train.devices import max_runs_for_memory
+    return min(FLAGS.max_runs_per_batch, max_runs_for_memory(cfg, grid, FLAGS.memory_budget_gb * 2 ** 30))
 
 
 def static_config() -> StaticConfig:

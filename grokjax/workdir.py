@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import io
 import json
@@ -26,8 +27,10 @@ except ImportError:  # not POSIX: no workdir lock
 
 import numpy as np
 
-from grokjax.config import ConfigError
+from grokjax.config import ConfigError, StaticConfig
 
+_UMASK = os.umask(0o022)  # read once, at import (before any thread could create a file)
+os.umask(_UMASK)
 RESULT_FILES = ("config.json", "summary.csv", "metrics.npz")
 PROGRESS_FILE = "progress.json"
 EXTRA_FILES = ("flags.txt", PROGRESS_FILE)
@@ -38,6 +41,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write to a temporary file in the same directory, then rename: never a torn file."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from collaborators
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -78,7 +82,8 @@ def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = 
     if saved is not None:
         from grokjax.checkpoint.identity import describe  # local: grokjax.checkpoint imports this module
 
-        diff = describe(saved, json.loads(json.dumps(config, default=str)))
+        defaults = dataclasses.asdict(StaticConfig())
+        diff = describe(saved, json.loads(json.dumps(config, default=str)), defaults)
         if diff:
             raise ConfigError(f"--workdir={workdir} holds a sweep with a different configuration ({diff}); "
                               "pass --overwrite to start over")
@@ -116,7 +121,7 @@ def clear_outputs(workdir: str) -> None:
 
 def _remove_temporaries(workdir: str) -> None:
     """Leftovers of atomic writes interrupted by a kill (ours: the workdir is locked)."""
-    for pattern in (".tmp-*", os.path.join("snapshots", "*", ".tmp-*")):
+    for pattern in (".tmp-*", ".probe-*", os.path.join("snapshots", "*", ".tmp-*")):
         for path in glob.glob(os.path.join(workdir, pattern)):
             os.unlink(path)
 

@@ -53,6 +53,7 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
                        checkpoints=SweepCheckpoints(workdir, checkpoint), on_progress=write_partial)
     summary = summarize(result)
     write_results(workdir, result, summary)
+    write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too
     write_plots(workdir, result, summary, axes)
     write_progress(workdir, n_runs, n_runs, complete=True)
     print(f"{n_runs} runs in {time.time() - start:.1f}s; results in {workdir}")

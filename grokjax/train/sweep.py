@@ -24,6 +24,7 @@ from grokjax.checkpoint.store import BatchCheckpoints, SweepCheckpoints
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
+from grokjax.train import devices
 from grokjax.train.run import RunFns, RunState, make_run_fns
 from grokjax.train.schedule import eval_steps
 
@@ -78,35 +79,59 @@ class SweepResult:
 
 
 def _run_mesh():
-    devices = jax.local_devices()
-    return Mesh(np.asarray(devices), ("runs",)) if len(devices) > 1 else None
+    return devices.run_mesh()
 
 
 class BatchTrainer:
-    """Compiled functions for one static config, reused by every batch of a sweep."""
+    """Compiled functions for one static config, reused by every batch of a sweep.
 
-    def __init__(self, cfg: StaticConfig, fns: RunFns):
+    With several devices (of one or several hosts) the run axis is split across
+    them (grokjax.train.devices); metrics and the per-run step/divergence flags
+    come back replicated, so every process can read them.
+    """
+
+    def __init__(self, cfg: StaticConfig, fns: RunFns, mesh=None, group_size: int = 0):
         self.cfg = cfg
         self.fns = fns
-        self.mesh = _run_mesh()
-        self.init = jax.jit(jax.vmap(fns.init))
-        self.evaluate = jax.jit(jax.vmap(fns.evaluate))
+        self.mesh = _run_mesh() if mesh is None else mesh
+        # group_size > 0 (one device only): the chunk trains groups of this many vmapped runs
+        # one group after another (lax.map), so a group's working set can stay in CPU cache.
+        self.group_size = group_size if self.mesh is None else 0
+        state_out, metrics_out = self._out_shardings()
+        self.init = jax.jit(jax.vmap(fns.init), out_shardings=state_out)
+        self.evaluate = jax.jit(jax.vmap(fns.evaluate), out_shardings=metrics_out)
+
+    def _out_shardings(self):
+        if self.mesh is None:
+            return None, None
+        run, rep = devices.run_sharding(self.mesh), devices.replicated(self.mesh)
+        state = RunState(params=run, model_state=run, opt_state=run, data=run, step_key=run, step=rep,
+                         diverged=rep, diverged_step=rep)
+        return state, rep
 
     @functools.lru_cache(maxsize=None)
     def chunk(self, n_steps: int) -> Callable:
         fn = functools.partial(self.fns.train_chunk, n_steps=n_steps)
-        return jax.jit(jax.vmap(fn), donate_argnums=0)
+        state_out, metrics_out = self._out_shardings()
+        out = None if state_out is None else (state_out, metrics_out)
+        if self.group_size:
+            return jax.jit(lambda state, hp: jax.lax.map(lambda a: fn(*a), (state, hp), batch_size=self.group_size),
+                           donate_argnums=0)
+        return jax.jit(jax.vmap(fn), donate_argnums=0, out_shardings=out)
 
     def place(self, hp: dict) -> dict:
         """Put the run axis on the devices: sharded across them when there are several."""
-        arrays = {k: jnp.asarray(v) for k, v in hp.items()}
-        if self.mesh is None:
-            return arrays
-        return jax.device_put(arrays, NamedSharding(self.mesh, PartitionSpec("runs")))
+        return devices.place(hp, self.mesh)
 
     def padded_size(self, n: int) -> int:
-        n_dev = 1 if self.mesh is None else self.mesh.size
-        return -(-n // n_dev) * n_dev
+        return devices.padded_runs(n, self.mesh)
+
+    def bytes_per_run(self, hp_one_run: dict, n_steps: int) -> int:
+        """Compiled memory of one run of `chunk(n_steps)` (hp: a grid of one run, numpy)."""
+        hp = {k: jnp.asarray(v) for k, v in hp_one_run.items()}
+        fn = functools.partial(self.fns.train_chunk, n_steps=n_steps)
+        state = jax.eval_shape(jax.vmap(self.fns.init), hp)
+        return devices.bytes_per_run(jax.jit(jax.vmap(fn)), state, hp)
 
 
 def _pad(grid: Grid, idx: np.ndarray, size: int) -> dict:
@@ -187,10 +212,9 @@ def _restore(trainer: BatchTrainer, hp: dict, n_points: int, store: BatchCheckpo
     """The batch's latest checkpoint (grokjax.checkpoint.store.Resumed), or None."""
     if store is None:
         return None
-    abstract = jax.eval_shape(trainer.init, hp)  # the state's structure, nothing computed
+    abstract = jax.eval_shape(trainer.init, hp)  # the state's structure and shardings, nothing computed
     names = list(jax.eval_shape(trainer.evaluate, abstract, hp))
-    sharding = NamedSharding(trainer.mesh, PartitionSpec("runs")) if trainer.mesh is not None else None
-    return store.restore(abstract, names, n_points, sharding)
+    return store.restore(abstract, names, n_points)
 
 
 def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
