@@ -11,7 +11,8 @@ from absl import app
 from grokjax import cli
 from grokjax.config import ConfigError, validate_static
 from grokjax.train.experiment import run_grid_experiment
-from grokjax.train.sweep import make_grid
+from grokjax.data.datasets import operation_dataset
+from grokjax.train.sweep import check_grid_fits, make_grid
 
 cli.define_flags()
 FLAGS = cli.FLAGS
@@ -26,6 +27,7 @@ def main(argv):
         axes = cli.sweep_axes()
         grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
                          data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+        check_grid_fits(grid, operation_dataset(cfg.op, cfg.p))  # before anything is written
         checkpoint = cli.checkpoint_options(cfg)
         # Resumes the sweep in --workdir if it has the same configuration; refuses a different one.
         run_grid_experiment(cfg, grid, FLAGS.workdir, [name for name, _ in axes], flags_text=cli.flags_text(),

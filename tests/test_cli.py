@@ -44,6 +44,8 @@ def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
     (["--op=div", "--p=98"], "--p=98"),
     (["--x_axis=frac", "--x_values=0.5,1.5"], "--frac=1.5"),
     (["--frac=0"], "--frac=0"),
+    (["--frac=1"], "--frac=1"),
+    (["--x_axis=frac", "--x_values=0.5,1"], "--frac=1"),
     (["--xi=1.0"], "--xi=1"),
     (["--x_axis=xi", "--x_values=0:1:3"], "--xi=1"),
     (["--steps=0"], "--steps=0"),

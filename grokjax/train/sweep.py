@@ -145,6 +145,16 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0)
 
 
+def check_grid_fits(grid: Grid, dataset: Dataset) -> None:
+    """Raises ConfigError (one line) for hyperparameters the dataset cannot take."""
+    if not dataset.is_classification and (np.any(grid["xi"] > 0) or np.any(grid["outliers"] > 0)):
+        raise ConfigError("--xi and --outliers corrupt class labels; this dataset is a regression task")
+    if dataset.held_out is None and np.any(grid["frac"] >= 1):
+        # frac = 1 is only meaningful with a fixed test set (Omnigrok's datasets).
+        raise ConfigError(f"--frac={float(np.max(grid['frac'])):g} leaves no validation rows; "
+                          "frac must be in (0, 1) for a dataset without a fixed test set")
+
+
 def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, model: Model | None = None,
               max_runs_per_batch: int = 64, keep_params: bool = True, progress: bool = True,
               on_batch_done: Callable | None = None, checkpoints: SweepCheckpoints | None = None,
@@ -161,8 +171,7 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
     if dataset is None:
         validate_static(cfg)
         dataset = operation_dataset(cfg.op, cfg.p)
-    if not dataset.is_classification and (np.any(grid["xi"] > 0) or np.any(grid["outliers"] > 0)):
-        raise ConfigError("--xi and --outliers corrupt class labels; this dataset is a regression task")
+    check_grid_fits(grid, dataset)
     cfg = features_for(cfg, grid)
     trainer = BatchTrainer(cfg, make_run_fns(cfg, dataset, model))
     steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
