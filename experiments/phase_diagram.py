@@ -9,10 +9,10 @@ checkpoints/ as it goes: run the same command again to resume (docs/checkpoints.
 from absl import app
 
 from grokjax import cli
-from grokjax.config import ConfigError, validate_static
+from grokjax.config import ConfigError
 from grokjax.train.experiment import run_grid_experiment
 from grokjax.data.datasets import operation_dataset
-from grokjax.train.sweep import check_grid_fits, make_grid
+from grokjax.train.sweep import check_grid_fits
 
 cli.define_flags()
 FLAGS = cli.FLAGS
@@ -22,11 +22,8 @@ def main(argv):
     if len(argv) > 1:
         cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
     try:
-        cfg = cli.static_config()
-        validate_static(cfg)
-        axes = cli.sweep_axes()
-        grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
-                         data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+        cfg, axes = cli.config_and_axes()
+        grid = cli.grid_from_flags(axes)
         check_grid_fits(grid, operation_dataset(cfg.op, cfg.p))  # before anything is written
         checkpoint = cli.checkpoint_options(cfg)
         # Resumes the sweep in --workdir if it has the same configuration; refuses a different one.

@@ -33,6 +33,7 @@ from absl import app, flags
 from grokjax import cli
 from grokjax.analysis import embeddings as emb
 from grokjax.analysis.sharpness import sweep_sharpness
+from grokjax.checkpoint import snapshots
 from grokjax.config import ConfigError, StaticConfig, validate_static
 from grokjax.data.datasets import operation_dataset
 from grokjax.data.operations import OPERATIONS, operation_names
@@ -140,22 +141,8 @@ def build_sweeps(figure: str, cfg: StaticConfig, base: dict, axes: list, seeds: 
 # ----------------------------------------------------------------------------- storage
 
 
-def flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    out = {}
-    for k, v in tree.items():
-        out.update(flatten(v, f"{prefix}{k}/") if isinstance(v, dict) else {f"{prefix}{k}": np.asarray(v)})
-    return out
-
-
-def unflatten(flat: dict[str, np.ndarray]) -> dict:
-    tree: dict = {}
-    for path, v in flat.items():
-        node = tree
-        *parents, leaf = path.split("/")
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = v
-    return tree
+# Parameters are stored as flat {'a/b/c': array} npz files, as parameter snapshots are.
+flatten, unflatten = snapshots.flatten, snapshots.unflatten
 
 
 def sweep_config(sweep: Sweep) -> dict:
@@ -324,9 +311,7 @@ def main(argv):
     if len(argv) > 1:
         cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
     try:
-        cfg = cli.static_config()
-        validate_static(cfg)
-        axes = cli.sweep_axes()
+        cfg, axes = cli.config_and_axes()
         sweeps = build_sweeps(FLAGS.figure, cfg, cli.base_hparams(), axes, FLAGS.seeds, FLAGS.seed,
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
         for sweep in sweeps:

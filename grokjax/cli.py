@@ -149,6 +149,23 @@ def runs_per_batch(cfg: StaticConfig, grid: dict) -> int:
     return min(FLAGS.max_runs_per_batch, max_runs_for_memory(cfg, grid, FLAGS.memory_budget_gb * 2 ** 30))
 
 
+def config_and_axes() -> tuple[StaticConfig, list[tuple[str, np.ndarray]]]:
+    """The validated static config and sweep axes of the flags; ConfigError if bad."""
+    from grokjax.config import validate_static
+
+    cfg = static_config()
+    validate_static(cfg)
+    return cfg, sweep_axes()
+
+
+def grid_from_flags(axes: list[tuple[str, np.ndarray]]) -> dict:
+    """Every run of the sweep the flags describe: axes x seeds over the scalar hparams."""
+    from grokjax.train.sweep import make_grid  # the sweep engine imports jax; keep cli light
+
+    return make_grid(base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
+                     data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+
+
 def static_config() -> StaticConfig:
     return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(StaticConfig)
                            if f.name not in _INTERNAL})

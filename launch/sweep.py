@@ -20,9 +20,9 @@ from absl import app
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from grokjax import cli  # noqa: E402
-from grokjax.config import ConfigError, validate_static  # noqa: E402
+from grokjax.config import ConfigError  # noqa: E402
 from grokjax.train import devices  # noqa: E402
-from grokjax.train.sweep import grid_size, make_grid  # noqa: E402
+from grokjax.train.sweep import grid_size  # noqa: E402
 
 cli.define_flags()
 FLAGS = cli.FLAGS
@@ -55,11 +55,8 @@ def main(argv):
         cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
     multihost = devices.initialize_distributed()
     try:
-        cfg = cli.static_config()
-        validate_static(cfg)
-        axes = cli.sweep_axes()
-        grid = make_grid(cli.base_hparams(), axes, seeds=FLAGS.seeds, seed=FLAGS.seed,
-                         data_seed=None if FLAGS.data_seed < 0 else FLAGS.data_seed)
+        cfg, axes = cli.config_and_axes()
+        grid = cli.grid_from_flags(axes)
         n_total = grid_size(grid)
         grid, runs = cli.select_shard(grid)
         max_runs = cli.runs_per_batch(cfg, grid)

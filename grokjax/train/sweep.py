@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import time
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from grokjax.checkpoint.store import BatchCheckpoints, SweepCheckpoints
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
