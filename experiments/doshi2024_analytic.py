@@ -33,9 +33,8 @@ for _define, _name, _default, _help in (
 
 
 def main(argv):
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        if len(argv) > 1:
-            raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
         primes = [int(v) for v in cli.parse_values("primes", FLAGS.primes)]
         widths = [int(v) for v in cli.parse_values("widths", FLAGS.widths)]
         if min(primes) < 2 or min(widths) < 1 or FLAGS.solutions < 1:

@@ -66,9 +66,8 @@ def batchnorm_experiment(bn_workdir: str, plain_workdir: str, out: str) -> dict:
 
 
 def main(argv):
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        if len(argv) > 1:
-            raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
         if not FLAGS.bn_workdir or not FLAGS.plain_workdir:
             raise ConfigError("--bn_workdir and --plain_workdir are both required")
         print(json.dumps(batchnorm_experiment(FLAGS.bn_workdir, FLAGS.plain_workdir, FLAGS.out)))

@@ -131,8 +131,7 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         if not FLAGS.workdir:
             raise ConfigError("--workdir is required: a finished sweep directory with snapshots")

@@ -75,9 +75,8 @@ def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: in
 
 
 def main(argv):
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        if len(argv) > 1:
-            raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
         cfg = cli.static_config()
         validate_static(cfg)
         widths = [int(w) for w in cli.parse_values("widths", FLAGS.widths)]

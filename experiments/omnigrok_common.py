@@ -29,6 +29,19 @@ from grokjax.workdir import prepare_workdir, write_json, write_npz, write_result
 PARTS = ("landscape", "dynamics", "size_scan", "constrained")
 
 
+def define_data_flags(name: str, sources: tuple[str, ...], default_source: str, stand_in: str, holds: str,
+                      n_test: int, n_test_help: str) -> None:
+    """The data flags every real-data Omnigrok script has: where the data comes from and how much."""
+    from grokjax.data.mnist import DEFAULT_CACHE  # the shared cache root of all loaders
+
+    flags.DEFINE_string("source", default_source,
+                        f"data: {' | '.join(sources)} ({default_source} = {stand_in})")
+    flags.DEFINE_string("data_dir", DEFAULT_CACHE, f"cache directory holding {holds}")
+    flags.DEFINE_bool("download", False, f"download {name} into --data_dir (checks MD5 sums)")
+    flags.DEFINE_integer("n_pool", 1000, "training pool size (frac is a fraction of it)")
+    flags.DEFINE_integer("n_test", n_test, n_test_help)
+
+
 def define_flags() -> None:
     cli.define_flags()
     if "parts" in flags.FLAGS:

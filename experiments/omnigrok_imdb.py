@@ -12,15 +12,11 @@ from absl import app, flags
 import omnigrok_common as common
 from grokjax import cli
 from grokjax.data.imdb import SOURCES, imdb_dataset
-from grokjax.data.mnist import DEFAULT_CACHE
 from grokjax.models.lstm import make_lstm
 
 common.define_flags()
-flags.DEFINE_string("source", "synthetic", f"data: {' | '.join(SOURCES)} (synthetic = generated stand-in)")
-flags.DEFINE_string("data_dir", DEFAULT_CACHE, "cache directory holding imdb/aclImdb_v1.tar.gz")
-flags.DEFINE_bool("download", False, "download IMDb into --data_dir (checks the MD5 sum)")
-flags.DEFINE_integer("n_pool", 1000, "training pool size (frac is a fraction of it)")
-flags.DEFINE_integer("n_test", 1000, "held-out test reviews")
+common.define_data_flags("IMDb", SOURCES, "synthetic", "generated stand-in", "imdb/aclImdb_v1.tar.gz",
+                         1000, "held-out test reviews")
 flags.DEFINE_integer("vocab_size", 1000, "most frequent words kept")
 flags.DEFINE_integer("seq_len", 500, "tokens per review (left-padded)")
 flags.DEFINE_integer("embed", 64, "embedding dimension")
@@ -28,8 +24,7 @@ FLAGS = cli.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(cli.ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         dataset = imdb_dataset(FLAGS.source, n_pool=FLAGS.n_pool, n_test=FLAGS.n_test, vocab_size=FLAGS.vocab_size,
                                seq_len=FLAGS.seq_len, seed=FLAGS.seed, cache_dir=FLAGS.data_dir,

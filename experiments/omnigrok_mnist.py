@@ -9,25 +9,21 @@ bundled 8x8 digits as a stand-in, labeled so in every figure.
 Parts: landscape (Fig. 3a-c over alpha x training size), dynamics (Fig. 3d
 curves; with --scan_wds, Fig. 10b steps vs wd), size_scan (Fig. 3e).
 """
-from absl import app, flags
+from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
-from grokjax.data.mnist import DEFAULT_CACHE, SOURCES, mnist_dataset
+from grokjax.data.mnist import SOURCES, mnist_dataset
 from grokjax.models.vector_mlp import VECTOR_ACTIVATIONS, layer_sizes, make_vector_mlp
 
 common.define_flags()
-flags.DEFINE_string("source", "digits", f"data: {' | '.join(SOURCES)} (digits = offline 8x8 stand-in)")
-flags.DEFINE_string("data_dir", DEFAULT_CACHE, "cache directory holding mnist/*.idx*-ubyte[.gz]")
-flags.DEFINE_bool("download", False, "download MNIST into --data_dir (checks MD5 sums)")
-flags.DEFINE_integer("n_pool", 1000, "training pool size (frac is a fraction of it)")
-flags.DEFINE_integer("n_test", 0, "test images (0 = all that remain / the 10k test set)")
+common.define_data_flags("MNIST", SOURCES, "digits", "offline 8x8 stand-in", "mnist/*.idx*-ubyte[.gz]",
+                         0, "test images (0 = all that remain / the 10k test set)")
 FLAGS = cli.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(cli.ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     if FLAGS.source not in SOURCES:
         cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source} is not allowed; choose one of: "
                                                  f"{', '.join(SOURCES)}"))

@@ -7,26 +7,21 @@
 MD5 checked); --source=synthetic (offline default) uses generated molecule-like
 graphs, which are NOT QM9 and are labeled so in every output.
 """
-from absl import app, flags
+from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
-from grokjax.data.mnist import DEFAULT_CACHE
 from grokjax.data.qm9 import ELEMENTS, SOURCES, qm9_dataset
 from grokjax.models.gcn import make_gcn
 
 common.define_flags()
-flags.DEFINE_string("source", "synthetic", f"data: {' | '.join(SOURCES)} (synthetic = generated stand-in)")
-flags.DEFINE_string("data_dir", DEFAULT_CACHE, "cache directory holding qm9/dsgdb9nsd.xyz.tar.bz2")
-flags.DEFINE_bool("download", False, "download QM9 into --data_dir (checks the MD5 sum)")
-flags.DEFINE_integer("n_pool", 1000, "training pool size (frac is a fraction of it)")
-flags.DEFINE_integer("n_test", 1000, "held-out test molecules")
+common.define_data_flags("QM9", SOURCES, "synthetic", "generated stand-in", "qm9/dsgdb9nsd.xyz.tar.bz2",
+                         1000, "held-out test molecules")
 FLAGS = cli.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(cli.ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         dataset = qm9_dataset(FLAGS.source, n_pool=FLAGS.n_pool, n_test=FLAGS.n_test, seed=FLAGS.seed,
                               cache_dir=FLAGS.data_dir, download=FLAGS.download)

@@ -19,8 +19,7 @@ FLAGS = cli.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(cli.ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     if FLAGS.activation not in VECTOR_ACTIVATIONS:
         cli.exit_on_config_error(cli.ConfigError(
             f"--activation={FLAGS.activation} is not allowed; choose one of: {', '.join(VECTOR_ACTIVATIONS)}"))

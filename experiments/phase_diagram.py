@@ -19,8 +19,7 @@ FLAGS = cli.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         cfg, axes = cli.config_and_axes()
         grid = cli.grid_from_flags(axes)

@@ -308,8 +308,7 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         cfg, axes = cli.config_and_axes()
         sweeps = build_sweeps(FLAGS.figure, cfg, cli.base_hparams(), axes, FLAGS.seeds, FLAGS.seed,

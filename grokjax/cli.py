@@ -186,12 +186,15 @@ def flags_text() -> str:
 
 
 def parse_flags_or_exit(argv: list[str]) -> list[str]:
-    """absl flags_parser: a malformed flag value is one line on stderr, not absl's two."""
+    """absl flags_parser: a malformed flag value or a stray positional argument is one
+    line on stderr (absl prints two, or ignores strays); every entry script uses it."""
     try:
         argv = FLAGS(argv)
     except flags.Error as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if len(argv) > 1:
+        exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
     if "verbosity" in FLAGS and not FLAGS["verbosity"].present:
         # Orbax and JAX log every checkpoint at INFO; stderr stays for warnings and errors.
         logging.set_verbosity(logging.WARNING)

@@ -51,8 +51,7 @@ def run_multihost(cfg, grid, axes: list[str], max_runs: int) -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
     multihost = devices.initialize_distributed()
     try:
         cfg, axes = cli.config_and_axes()

@@ -56,6 +56,7 @@ def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
     (["--workdir="], "--workdir"),
     (["--p=abc"], "--p=abc"),
     (["--nonsense=1"], "nonsense"),
+    (["stray"], "unexpected arguments: stray"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, args, needle):
     workdir = [] if any(a.startswith("--workdir") for a in args) else [f"--workdir={tmp_path / 'w'}"]
