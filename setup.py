@@ -21,5 +21,6 @@ setup(
         "scipy>=1.10",  # Spearman correlation (sharpness vs accuracy)
         "scikit-learn>=1.3",  # t-SNE of embeddings
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # bench: benchmarks/pytorch_baseline.py's plain PyTorch loop (grokjax itself never imports torch).
+    extras_require={"test": ["pytest>=7"], "bench": ["torch>=2.0"]},
 )

@@ -134,6 +134,33 @@ def tree_take(tree, i: int):
     return jax.tree.map(lambda a: a[i], tree)
 
 
+def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = False) -> Callable[[], object]:
+    """The engine's compiled chunk of `n_steps` for `grid` (jit(vmap(train_chunk)), as run_sweep),
+    or with `alone` for run 0 jitted without vmap; each call advances the runs and returns metrics."""
+    import functools
+
+    from grokjax.data.datasets import operation_dataset
+    from grokjax.train.run import make_run_fns
+    from grokjax.train.sweep import BatchTrainer, features_for
+
+    run_cfg = features_for(cfg, grid)
+    fns = make_run_fns(run_cfg, operation_dataset(cfg.op, cfg.p))
+    trainer = BatchTrainer(run_cfg, fns)
+    hp = trainer.place(grid)
+    state = trainer.init(hp)
+    if alone:
+        state, hp = tree_take(state, 0), tree_take(hp, 0)
+        compiled = jax.jit(functools.partial(fns.train_chunk, n_steps=n_steps)).lower(state, hp).compile()
+    else:
+        compiled = trainer.chunk(n_steps).lower(state, hp).compile()
+    holder = [state]
+
+    def call():
+        holder[0], metrics = compiled(holder[0], hp)
+        return metrics
+    return call
+
+
 def grid_of(n_runs: int) -> dict:
     """R runs that differ in their traced values (fractions, seeds), as a real sweep."""
     from grokjax.train.sweep import make_grid

@@ -63,6 +63,16 @@ def define_flags() -> None:
     flags.DEFINE_string("figure_prefix", "", "file-name prefix of the copied PNGs")
 
 
+def matmul_dtype() -> str:
+    """--matmul_dtype, checked (one line and exit if not allowed): the scripts build their models with it."""
+    from grokjax.models.base import make_einsum
+    try:
+        make_einsum(flags.FLAGS.matmul_dtype)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    return flags.FLAGS.matmul_dtype
+
+
 def _values(name: str) -> np.ndarray:
     return cli.parse_values(name, getattr(flags.FLAGS, name))
 

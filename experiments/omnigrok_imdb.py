@@ -31,7 +31,8 @@ def main(argv):
                                download=FLAGS.download)
     except (OSError, ValueError) as err:
         cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source}: {err}"))
-    model = make_lstm(FLAGS.vocab_size, 2, embed=FLAGS.embed, hidden=FLAGS.width, layers=FLAGS.depth)
+    model = make_lstm(FLAGS.vocab_size, 2, embed=FLAGS.embed, hidden=FLAGS.width, layers=FLAGS.depth,
+                      matmul_dtype=common.matmul_dtype())
     if not FLAGS.pool_size:
         FLAGS.pool_size = FLAGS.n_pool
     label = f"{dataset.name}, {FLAGS.depth}-layer LSTM {FLAGS.embed}/{FLAGS.width}, len {FLAGS.seq_len}"

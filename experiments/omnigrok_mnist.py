@@ -36,7 +36,8 @@ def main(argv):
     except (OSError, ValueError) as err:
         cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source}: {err}"))
     d_in = dataset.inputs.shape[1]
-    model = make_vector_mlp(layer_sizes(d_in, FLAGS.width, FLAGS.depth, 10), activation=FLAGS.activation)
+    model = make_vector_mlp(layer_sizes(d_in, FLAGS.width, FLAGS.depth, 10), activation=FLAGS.activation,
+                            matmul_dtype=common.matmul_dtype())
     if not FLAGS.pool_size:
         FLAGS.pool_size = FLAGS.n_pool
     label = f"{dataset.name}, depth-{FLAGS.depth} width-{FLAGS.width} {FLAGS.activation} MLP, {FLAGS.loss}"

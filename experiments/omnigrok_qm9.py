@@ -27,7 +27,8 @@ def main(argv):
                               cache_dir=FLAGS.data_dir, download=FLAGS.download)
     except (OSError, ValueError) as err:
         cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source}: {err}"))
-    model = make_gcn(len(ELEMENTS), hidden=FLAGS.width, layers=FLAGS.depth)
+    model = make_gcn(len(ELEMENTS), hidden=FLAGS.width, layers=FLAGS.depth,
+                     matmul_dtype=common.matmul_dtype())
     if not FLAGS.pool_size:
         FLAGS.pool_size = FLAGS.n_pool
     label = f"{dataset.name}, {FLAGS.depth}-layer GCN width {FLAGS.width}"

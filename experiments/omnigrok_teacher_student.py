@@ -25,7 +25,7 @@ def main(argv):
             f"--activation={FLAGS.activation} is not allowed; choose one of: {', '.join(VECTOR_ACTIVATIONS)}"))
     sizes = [5, FLAGS.width, FLAGS.width, 5]
     dataset = teacher_student_dataset(width=FLAGS.width, n_train=100, n_test=100, seed=FLAGS.teacher_seed)
-    model = make_vector_mlp(sizes, activation=FLAGS.activation)
+    model = make_vector_mlp(sizes, activation=FLAGS.activation, matmul_dtype=common.matmul_dtype())
     common.run_parts(cli.static_config(), dataset, model, "teacher-student " + "-".join(map(str, sizes)))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import NamedTuple
 
 import numpy as np
 from absl import flags, logging
@@ -34,7 +35,10 @@ STATIC_HELP = {
     "warmup_steps": "linear learning-rate warmup steps", "batch_size": "minibatch size (0 = full batch)",
     "batch_rule": "fixed | power (min(batch_size, n_train // 2))", "steps": "optimization steps per run",
     "eval_every": "steps between evaluations (the smallest gap for --eval_schedule=log)",
-    "eval_schedule": "linear | log", "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
+    "eval_schedule": "linear | log",
+    "matmul_dtype": "float32 | bfloat16: precision of the models' matmul operands (float32 accumulation, "
+                    "parameters and losses; docs/performance.md)",
+    "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
 }
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
@@ -131,6 +135,48 @@ def checkpoint_options(cfg: StaticConfig) -> CheckpointOptions:
     return CheckpointOptions(every=FLAGS.checkpoint_every, keep=FLAGS.keep_checkpoints,
                              snapshot_steps=snapshots.resolve_steps(FLAGS.snapshot_steps, points),
                              snapshot_dtype=FLAGS.snapshot_dtype)
+
+
+class SweepPlan(NamedTuple):
+    """What experiments/phase_diagram.py and launch/sweep.py train: this process's share of the grid."""
+
+    cfg: StaticConfig
+    grid: dict  # the runs of --shard_index of --num_shards (every run if 1)
+    axes: list[str]  # swept hyperparameter names
+    max_runs_per_batch: int  # --max_runs_per_batch, lowered to fit --memory_budget_gb
+
+
+def sweep_plan() -> SweepPlan:
+    """The sweep the flags describe, cut to this shard; ConfigError (one line) if bad.
+
+    When the grid is split (--num_shards > 1) it writes shard.json to --workdir, which
+    `python -m grokjax.merge` uses to put the shards back together in run order.
+    """
+    from grokjax.data.datasets import operation_dataset
+    from grokjax.train.sweep import check_grid_fits, grid_size
+
+    cfg, axes = config_and_axes()
+    whole = grid_from_flags(axes)
+    check_grid_fits(whole, operation_dataset(cfg.op, cfg.p))  # before anything is written
+    grid, runs = select_shard(whole)
+    plan = SweepPlan(cfg, grid, [name for name, _ in axes], runs_per_batch(cfg, grid))
+    if FLAGS.num_shards > 1:
+        from grokjax.merge import write_shard_info
+        from grokjax.train.devices import is_main_process
+        if is_main_process():
+            write_shard_info(FLAGS.workdir, FLAGS.shard_index, FLAGS.num_shards, runs, grid_size(whole))
+        print(f"shard {FLAGS.shard_index}/{FLAGS.num_shards}: runs {runs[0]}..{runs[-1]} of {grid_size(whole)}",
+              flush=True)
+    return plan
+
+
+def run_plan(plan: SweepPlan):
+    """Trains the plan into --workdir (resumable from its checkpoints); returns the SweepResult."""
+    from grokjax.train.experiment import run_grid_experiment
+
+    return run_grid_experiment(plan.cfg, plan.grid, FLAGS.workdir, plan.axes, flags_text=flags_text(),
+                               max_runs_per_batch=plan.max_runs_per_batch, progress=FLAGS.progress,
+                               checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite)
 
 
 def select_shard(grid: dict) -> tuple[dict, np.ndarray]:

@@ -49,6 +49,9 @@ class StaticConfig:
     regression_tolerance: float = 0.01  # regression: an example is "correct" if its MSE is below this
     # Omnigrok Sec. 2: after every step rescale all parameters back to their global L2 norm at init.
     constrain_norm: bool = False
+    # Precision of the models' matmul operands; accumulation, parameters, optimizer state,
+    # softmax and losses stay float32 (docs/performance.md, "Mixed precision").
+    matmul_dtype: str = "float32"  # float32 | bfloat16
     # Randomness compiled in only when some run of the sweep uses it (saves work per step).
     enable_dropout: bool = False
     enable_grad_noise: bool = False
@@ -90,6 +93,7 @@ _CHOICES = {
     "decay_to": ("origin", "init"),
     "batch_rule": ("fixed", "power"),
     "eval_schedule": ("linear", "log"),
+    "matmul_dtype": ("float32", "bfloat16"),
 }
 
 

@@ -5,11 +5,11 @@
     # one grid across every GPU of several hosts (launch/multihost.sbatch):
     srun python launch/sweep.py --flagfile=F --workdir=runs/x
 
-Same flags as experiments/phase_diagram.py plus --shard_index/--num_shards and
---memory_budget_gb. With several processes (SLURM_NTASKS > 1 or
-JAX_COORDINATOR_ADDRESS set) it calls jax.distributed.initialize(), splits each
-batch's runs across every device of every host, and process 0 writes the run
-directory (multi-host sweeps are not checkpointed). Merge the shards of an array
+Same flags as experiments/phase_diagram.py, including --shard_index/--num_shards and
+--memory_budget_gb (both scripts plan the sweep with grokjax.cli.sweep_plan). With
+several processes (SLURM_NTASKS > 1 or JAX_COORDINATOR_ADDRESS set) it calls
+jax.distributed.initialize(), splits each batch's runs across every device of every
+host, and process 0 writes the run directory (multi-host sweeps are not checkpointed). Merge the shards of an array
 with `python -m grokjax.merge --out=runs/x runs/x/shard_*`.
 """
 import os
@@ -28,13 +28,14 @@ cli.define_flags()
 FLAGS = cli.FLAGS
 
 
-def run_multihost(cfg, grid, axes: list[str], max_runs: int) -> None:
+def run_multihost(plan: cli.SweepPlan) -> None:
     """Every process trains its devices' runs of each batch; process 0 writes the results."""
     from grokjax.train.experiment import experiment_config, write_plots, write_progress
     from grokjax.train.summary import summarize
     from grokjax.train.sweep import run_sweep
     from grokjax.workdir import atomic_write_bytes, prepare_workdir, write_json, write_results
 
+    cfg, grid, axes, max_runs = plan
     main = devices.is_main_process()
     if main:
         prepare_workdir(FLAGS.workdir, experiment_config(cfg, grid, axes, max_runs), overwrite=FLAGS.overwrite)
@@ -54,24 +55,13 @@ def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     multihost = devices.initialize_distributed()
     try:
-        cfg, axes = cli.config_and_axes()
-        grid = cli.grid_from_flags(axes)
-        n_total = grid_size(grid)
-        grid, runs = cli.select_shard(grid)
-        max_runs = cli.runs_per_batch(cfg, grid)
-        names = [name for name, _ in axes]
-        if FLAGS.num_shards > 1 and devices.is_main_process():
-            from grokjax.merge import write_shard_info
-            write_shard_info(FLAGS.workdir, FLAGS.shard_index, FLAGS.num_shards, runs, n_total)
-        print(f"shard {FLAGS.shard_index}/{FLAGS.num_shards}: runs {runs[0]}..{runs[-1]} of {n_total}; "
-              f"{max_runs} runs per batch on {devices.jax.device_count()} device(s)", flush=True)
+        plan = cli.sweep_plan()  # the same sharding as experiments/phase_diagram.py
+        print(f"{grid_size(plan.grid)} run(s), at most {plan.max_runs_per_batch} per batch, on "
+              f"{devices.jax.device_count()} device(s)", flush=True)
         if multihost:
-            run_multihost(cfg, grid, names, max_runs)
-            return
-        from grokjax.train.experiment import run_grid_experiment
-        run_grid_experiment(cfg, grid, FLAGS.workdir, names, flags_text=cli.flags_text(),
-                            max_runs_per_batch=max_runs, progress=FLAGS.progress,
-                            checkpoint=cli.checkpoint_options(cfg), overwrite=FLAGS.overwrite)
+            run_multihost(plan)
+        else:
+            cli.run_plan(plan)
     except ConfigError as err:
         cli.exit_on_config_error(err)
 

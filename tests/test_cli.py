@@ -57,6 +57,8 @@ def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
     (["--p=abc"], "--p=abc"),
     (["--nonsense=1"], "nonsense"),
     (["stray"], "unexpected arguments: stray"),
+    (["--matmul_dtype=float16"], "--matmul_dtype=float16"),
+    (["--num_shards=2", "--shard_index=2"], "--shard_index=2"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, args, needle):
     workdir = [] if any(a.startswith("--workdir") for a in args) else [f"--workdir={tmp_path / 'w'}"]

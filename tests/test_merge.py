@@ -1,28 +1,36 @@
 """A grid split into shards (SLURM array jobs) and merged equals the grid run whole."""
-import dataclasses
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from grokjax import cli
 from grokjax.config import ConfigError
 from grokjax.merge import main as merge_main
-from grokjax.merge import shard_grid, write_shard_info
-from grokjax.train.experiment import run_grid_experiment
-from grokjax.train.sweep import make_grid
+from grokjax.merge import merge_workdirs
+
+TINY = ["--p=11", "--width=32", "--steps=20", "--eval_every=10", "--progress=false", "--lr=0.01", "--wd=1",
+        "--x_axis=frac", "--x_values=0.3,0.6", "--y_axis=xi", "--y_values=0,0.2", "--max_runs_per_batch=2"]
 
 
-def test_merged_shards_equal_the_whole_grid(tiny_cfg, tmp_path):
-    cfg = dataclasses.replace(tiny_cfg, steps=20, eval_every=10)
-    grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.6]), ("xi", [0.0, 0.2])])
-    axes = ["frac", "xi"]
-    # Batches of 2 runs, as in the shards: one compiled program serves all three sweeps.
-    run_grid_experiment(cfg, grid, str(tmp_path / "whole"), axes, progress=False, max_runs_per_batch=2)
-    for i in (1, 0):  # any order: the merge orders shards by their index
-        part, runs = shard_grid(grid, i, 2)
-        write_shard_info(str(tmp_path / f"shard_{i}"), i, 2, runs, 4)
-        run_grid_experiment(cfg, part, str(tmp_path / f"shard_{i}"), axes, progress=False)
+def run_phase_diagram(*args: str) -> None:
+    """What experiments/phase_diagram.py (and launch/sweep.py) do with these flags, in this process
+    (which shares the compile cache: the whole grid's batches of 2 have the shards' shape)."""
+    cli.define_flags()
+    cli.FLAGS.unparse_flags()
+    try:
+        cli.FLAGS(["phase_diagram", *TINY, *args])
+        cli.run_plan(cli.sweep_plan())
+    finally:
+        cli.FLAGS.unparse_flags()
+
+
+def test_merged_shards_equal_the_whole_grid(tmp_path):
+    run_phase_diagram(f"--workdir={tmp_path / 'whole'}")
+    for i in (1, 0):  # any order: the merge orders shards by their index (shard.json)
+        run_phase_diagram(f"--workdir={tmp_path / f'shard_{i}'}", f"--shard_index={i}", "--num_shards=2")
+    assert len(pd.read_csv(tmp_path / "shard_1" / "summary.csv")) == 2
     assert merge_main([str(tmp_path / "shard_*"), f"--out={tmp_path / 'merged'}"]) == 0
 
     whole, merged = (pd.read_csv(tmp_path / d / "summary.csv") for d in ("whole", "merged"))
@@ -39,5 +47,4 @@ def test_merged_shards_equal_the_whole_grid(tiny_cfg, tmp_path):
 
     os.remove(tmp_path / "shard_1" / "shard.json")  # a missing shard is refused, not silently skipped
     with pytest.raises(ConfigError, match="shard.json"):
-        from grokjax.merge import merge_workdirs
         merge_workdirs([str(tmp_path / "shard_0"), str(tmp_path / "shard_1")], str(tmp_path / "m2"))

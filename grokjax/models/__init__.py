@@ -9,11 +9,12 @@ def make_model(cfg, n_elements: int) -> Model:
     if cfg.model == "mlp":
         from grokjax.models.mlp import make_mlp
         return make_mlp(n_elements, width=cfg.width, depth=cfg.depth, activation=cfg.activation,
-                        norm=cfg.norm, use_dropout=cfg.enable_dropout)
+                        norm=cfg.norm, use_dropout=cfg.enable_dropout,
+                        matmul_dtype=cfg.matmul_dtype)
     if cfg.model == "transformer":
         from grokjax.models.transformer import make_transformer
         return make_transformer(n_elements, width=cfg.width, depth=cfg.depth, heads=cfg.heads,
                                 mlp_width=cfg.mlp_width or None,
                                 activation=cfg.activation, layernorm=cfg.norm == "layernorm",
-                                use_dropout=cfg.enable_dropout)
+                                use_dropout=cfg.enable_dropout, matmul_dtype=cfg.matmul_dtype)
     raise ValueError(f"unknown model {cfg.model!r}")

@@ -12,10 +12,12 @@ import math
 import jax
 import jax.numpy as jnp
 
-from grokjax.models.base import Model
+from grokjax.models.base import Model, make_einsum
 
 
-def make_gcn(n_features: int, *, hidden: int = 64, layers: int = 2, d_out: int = 1) -> Model:
+def make_gcn(n_features: int, *, hidden: int = 64, layers: int = 2, d_out: int = 1,
+             matmul_dtype: str = "float32") -> Model:
+    einsum = make_einsum(matmul_dtype)
     dims = [n_features, *([hidden] * layers), d_out]
     shapes = [(f"layer_{i}", (a, b)) for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))]
 
@@ -35,9 +37,9 @@ def make_gcn(n_features: int, *, hidden: int = 64, layers: int = 2, d_out: int =
         h, adj, mask = inputs["nodes"], inputs["adj"], inputs["mask"].astype(jnp.float32)
         for i in range(layers):
             layer = params[f"layer_{i}"]
-            h = jax.nn.relu(jnp.einsum("bij,bjg->big", adj, h @ layer["w"]) + layer["b"])
+            h = jax.nn.relu(einsum("bij,bjg->big", adj, einsum("bif,fg->big", h, layer["w"])) + layer["b"])
         pooled = jnp.einsum("bif,bi->bf", h, mask) / jnp.maximum(mask.sum(1, keepdims=True), 1.0)
         head = params[f"layer_{layers}"]
-        return pooled @ head["w"] + head["b"], state
+        return einsum("bf,fo->bo", pooled, head["w"]) + head["b"], state
 
     return Model(init, apply)

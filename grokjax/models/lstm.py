@@ -12,11 +12,13 @@ import math
 import jax
 import jax.numpy as jnp
 
-from grokjax.models.base import Model
+from grokjax.models.base import Model, make_einsum
 
 
-def make_lstm(vocab_size: int, n_classes: int, *, embed: int = 64, hidden: int = 128, layers: int = 2) -> Model:
+def make_lstm(vocab_size: int, n_classes: int, *, embed: int = 64, hidden: int = 128, layers: int = 2,
+              matmul_dtype: str = "float32") -> Model:
     """vocab_size counts real tokens; ids are 0 (pad) .. vocab_size."""
+    einsum = make_einsum(matmul_dtype)
     bound = 1.0 / math.sqrt(hidden)
     shapes = [("embed", (vocab_size + 1, embed))]
     for i in range(layers):
@@ -43,7 +45,7 @@ def make_lstm(vocab_size: int, n_classes: int, *, embed: int = 64, hidden: int =
 
     def cell(layer, carry, x_BxD):
         h, c = carry
-        gates = x_BxD @ layer["w_x"] + h @ layer["w_h"] + layer["b"]
+        gates = einsum("bd,dg->bg", x_BxD, layer["w_x"]) + einsum("bh,hg->bg", h, layer["w_h"]) + layer["b"]
         i, f, g, o = jnp.split(gates, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
@@ -52,12 +54,12 @@ def make_lstm(vocab_size: int, n_classes: int, *, embed: int = 64, hidden: int =
     def apply(params, state, tokens_BxT, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
         del train, rng, dropout_rate, example_mask
         # One-hot matmul, not a gather: vmapped runs stay on the batched-matmul path.
-        x = jnp.einsum("btv,ve->tbe", jax.nn.one_hot(tokens_BxT, vocab_size + 1), params["embed"])
+        x = einsum("btv,ve->tbe", jax.nn.one_hot(tokens_BxT, vocab_size + 1), params["embed"])
         batch = tokens_BxT.shape[0]
         for i in range(layers):
             layer = params[f"lstm_{i}"]
             zeros = jnp.zeros((batch, hidden), x.dtype)
             _, x = jax.lax.scan(lambda carry, x_t, layer=layer: cell(layer, carry, x_t), (zeros, zeros), x)
-        return x[-1] @ params["head"]["w"] + params["head"]["b"], state
+        return einsum("bh,hc->bc", x[-1], params["head"]["w"]) + params["head"]["b"], state
 
     return Model(init, apply)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax.models.base import ACTIVATIONS, Model, dropout
+from grokjax.models.base import ACTIVATIONS, MATMUL_DTYPES, Model, dropout, make_einsum
 
 BATCHNORM_MOMENTUM = 0.1  # PyTorch's default, which the paper's code uses
 NORM_EPS = 1e-5
@@ -63,8 +63,11 @@ USE_TABLE_STRUCTURE = True
 
 
 def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: str = "quadratic",
-             norm: str = "none", use_dropout: bool = False, n_classes: int | None = None) -> Model:
+             norm: str = "none", use_dropout: bool = False, n_classes: int | None = None,
+             matmul_dtype: str = "float32") -> Model:
     n_classes = n_classes or n_elements
+    einsum = make_einsum(matmul_dtype)
+    operand_dtype = MATMUL_DTYPES[matmul_dtype]
     act = ACTIVATIONS[activation]
     std = doshi_init_std(width)
 
@@ -107,8 +110,9 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
     def rows_of(u_NxP, idx):
         """u[:, idx].T: a plain transpose for all symbols in order, else a (small) one-hot matmul."""
         if len(idx) == n_elements and np.array_equal(idx, np.arange(n_elements)):
-            return u_NxP.T
-        return jnp.einsum("xp,np->xn", jax.nn.one_hot(idx, n_elements, dtype=u_NxP.dtype), u_NxP)
+            # Rounded as the one-hot matmul's operand would be, so both paths compute the same function.
+            return u_NxP.T.astype(operand_dtype).astype(u_NxP.dtype)
+        return einsum("xp,np->xn", jax.nn.one_hot(idx, n_elements, dtype=u_NxP.dtype), u_NxP)
 
     def first_layer(params, inputs_Bx2):
         """U e_x + V e_y for every row: (B, N)."""
@@ -123,19 +127,19 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
             return (a_XxN[:, None, :] + b_YxN[None, :, :]).reshape(len(xs) * len(ys), -1)
         x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         # One-hot matmuls (not gathers) so vmapped runs stay on XLA's batched-matmul path.
-        return (jnp.einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
-                + jnp.einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))
+        return (einsum("bp,np->bn", jax.nn.one_hot(x, n_elements), params["U"])
+                + einsum("bp,np->bn", jax.nn.one_hot(y, n_elements), params["V"]))
 
     def apply(params, state, inputs_Bx2, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
         h_BxN = first_layer(params, inputs_Bx2)
         for i in range(depth):
             if i > 0:
-                h_BxN = jnp.einsum("bm,nm->bn", h_BxN, params[f"hidden_{i}"])
+                h_BxN = einsum("bm,nm->bn", h_BxN, params[f"hidden_{i}"])
             h_BxN = act(h_BxN)
             if norm != "none":
                 h_BxN, state = normalize(params, state, i, h_BxN, train, example_mask)
             if use_dropout and train:
                 h_BxN = dropout(h_BxN, dropout_rate, jax.random.fold_in(rng, i))
-        return jnp.einsum("bn,cn->bc", h_BxN, params["W"]), state
+        return einsum("bn,cn->bc", h_BxN, params["W"]), state
 
     return Model(init, apply)

@@ -16,7 +16,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from grokjax.models.base import Model
+from grokjax.models.base import Model, make_einsum
 
 SEQ_LEN = 4
 _LN_EPS = 1e-5
@@ -39,25 +39,28 @@ def _layernorm(p: dict, h_BxTxW: jax.Array) -> jax.Array:
     return (h_BxTxW - mean) * jax.lax.rsqrt(var + _LN_EPS) * p["scale"] + p["bias"]
 
 
-def _attention(p: dict, h_BxTxW: jax.Array, causal: bool = True) -> jax.Array:
-    """Multi-head scaled dot-product self-attention (causal, or bidirectional for an encoder)."""
-    q_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wq"])
-    k_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wk"])
-    v_BxTxHxD = jnp.einsum("btw,whd->bthd", h_BxTxW, p["wv"])
+def _attention(p: dict, h_BxTxW: jax.Array, causal: bool = True, einsum: Callable = jnp.einsum) -> jax.Array:
+    """Multi-head scaled dot-product self-attention (causal, or bidirectional for an encoder).
+
+    With a bfloat16 `einsum` the scores come out float32, so the softmax is float32."""
+    q_BxTxHxD = einsum("btw,whd->bthd", h_BxTxW, p["wq"])
+    k_BxTxHxD = einsum("btw,whd->bthd", h_BxTxW, p["wk"])
+    v_BxTxHxD = einsum("btw,whd->bthd", h_BxTxW, p["wv"])
     head_dim = q_BxTxHxD.shape[-1]
-    s_BxHxTxT = jnp.einsum("bqhd,bkhd->bhqk", q_BxTxHxD, k_BxTxHxD) / jnp.sqrt(head_dim)
+    s_BxHxTxT = einsum("bqhd,bkhd->bhqk", q_BxTxHxD, k_BxTxHxD) / jnp.sqrt(head_dim)
     t = h_BxTxW.shape[1]
     causal_TxT = jnp.tril(jnp.ones((t, t), dtype=bool)) if causal else jnp.ones((t, t), dtype=bool)
     # finfo.min rather than -inf: no NaNs even if a row were fully masked.
     s_BxHxTxT = jnp.where(causal_TxT, s_BxHxTxT, jnp.finfo(s_BxHxTxT.dtype).min)
     a_BxHxTxT = jax.nn.softmax(s_BxHxTxT, axis=-1)
-    o_BxTxHxD = jnp.einsum("bhqk,bkhd->bqhd", a_BxHxTxT, v_BxTxHxD)
-    return jnp.einsum("bthd,hdw->btw", o_BxTxHxD, p["wo"])
+    o_BxTxHxD = einsum("bhqk,bkhd->bqhd", a_BxHxTxT, v_BxTxHxD)
+    return einsum("bthd,hdw->btw", o_BxTxHxD, p["wo"])
 
 
-def _mlp(p: dict, h_BxTxW: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    u_BxTxM = act(jnp.einsum("btw,wm->btm", h_BxTxW, p["w_in"]) + p["b_in"])
-    return jnp.einsum("btm,mw->btw", u_BxTxM, p["w_out"]) + p["b_out"]
+def _mlp(p: dict, h_BxTxW: jax.Array, act: Callable[[jax.Array], jax.Array],
+         einsum: Callable = jnp.einsum) -> jax.Array:
+    u_BxTxM = act(einsum("btw,wm->btm", h_BxTxW, p["w_in"]) + p["b_in"])
+    return einsum("btm,mw->btw", u_BxTxM, p["w_out"]) + p["b_out"]
 
 
 def _block_names(params: dict) -> list[str]:
@@ -65,7 +68,8 @@ def _block_names(params: dict) -> list[str]:
 
 
 def _hidden_states(params: dict, tokens_BxT: jax.Array, *, activation: str = "relu",
-                   dropout: DropoutFn | None = None, causal: bool = True) -> jax.Array:
+                   dropout: DropoutFn | None = None, causal: bool = True,
+                   einsum: Callable = jnp.einsum) -> jax.Array:
     """Final (post-ln_final) residual stream at all positions, shape (B, T, W).
 
     Depth, heads and whether LayerNorm is used are read off the params
@@ -78,9 +82,9 @@ def _hidden_states(params: dict, tokens_BxT: jax.Array, *, activation: str = "re
     for i, name in enumerate(_block_names(params)):
         blk = params[name]
         a_BxTxW = _layernorm(blk["ln1"], h_BxTxW) if "ln1" in blk else h_BxTxW
-        h_BxTxW = h_BxTxW + drop(_attention(blk["attn"], a_BxTxW, causal), i, 0)
+        h_BxTxW = h_BxTxW + drop(_attention(blk["attn"], a_BxTxW, causal, einsum), i, 0)
         m_BxTxW = _layernorm(blk["ln2"], h_BxTxW) if "ln2" in blk else h_BxTxW
-        h_BxTxW = h_BxTxW + drop(_mlp(blk["mlp"], m_BxTxW, act), i, 1)
+        h_BxTxW = h_BxTxW + drop(_mlp(blk["mlp"], m_BxTxW, act, einsum), i, 1)
     if "ln_final" in params:
         h_BxTxW = _layernorm(params["ln_final"], h_BxTxW)
     return h_BxTxW
@@ -97,12 +101,15 @@ def make_tokens(x: jax.Array, y: jax.Array, n_elements: int) -> jax.Array:
 
 def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads: int = 4,
                      mlp_width: int | None = None, activation: str = "relu",
-                     layernorm: bool = True, use_dropout: bool = False, causal: bool = True) -> Model:
+                     layernorm: bool = True, use_dropout: bool = False, causal: bool = True,
+                     matmul_dtype: str = "float32") -> Model:
     """Build `Model(init, apply)` for the Power et al. decoder-only transformer.
 
     `causal=False` lets every position attend to every other: the encoder-only
     transformer of Doshi et al. (2024) Figure 7 (read out at the last position).
+    `matmul_dtype="bfloat16"`: bf16 matmul operands, float32 accumulation (base.make_einsum).
     """
+    einsum = make_einsum(matmul_dtype)
     if width % heads:
         raise ValueError(f"width={width} must be divisible by heads={heads}")
     if activation not in _ACTIVATIONS:
@@ -174,8 +181,8 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
                 return jnp.where(keep_SxBxTxW[2 * layer + sub], h / (1.0 - rate), 0.0)
 
         h_BxTxW = _hidden_states(params, make_tokens(x, y, n_elements),
-                                 activation=activation, dropout=dropout, causal=causal)
-        logits_BxN = jnp.einsum("bw,wn->bn", h_BxTxW[:, -1], params["unembed"]["w"])
+                                 activation=activation, dropout=dropout, causal=causal, einsum=einsum)
+        logits_BxN = einsum("bw,wn->bn", h_BxTxW[:, -1], params["unembed"]["w"])
         return logits_BxN, state
 
     return Model(init, apply)

@@ -14,7 +14,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from grokjax.models.base import ACTIVATIONS, Model, dropout
+from grokjax.models.base import ACTIVATIONS, Model, dropout, make_einsum
 
 VECTOR_ACTIVATIONS = {**ACTIVATIONS, "tanh": jnp.tanh}
 
@@ -24,8 +24,10 @@ def layer_sizes(d_in: int, width: int, depth: int, d_out: int) -> list[int]:
     return [d_in, *([width] * (depth - 1)), d_out]
 
 
-def make_vector_mlp(sizes: Sequence[int], *, activation: str = "relu", use_dropout: bool = False) -> Model:
+def make_vector_mlp(sizes: Sequence[int], *, activation: str = "relu", use_dropout: bool = False,
+                    matmul_dtype: str = "float32") -> Model:
     """An MLP with linear layers sizes[i] -> sizes[i+1]; the activation between layers only."""
+    einsum = make_einsum(matmul_dtype)
     act = VECTOR_ACTIVATIONS[activation]
     shapes = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -49,7 +51,7 @@ def make_vector_mlp(sizes: Sequence[int], *, activation: str = "relu", use_dropo
         n_layers = len(sizes) - 1
         for i in range(n_layers):
             layer = params[f"layer_{i}"]
-            h = h @ layer["w"] + layer["b"]
+            h = einsum("bi,io->bo", h, layer["w"]) + layer["b"]
             if i < n_layers - 1:
                 h = act(h)
                 if use_dropout and train:
