@@ -1,5 +1,7 @@
-"""Omnigrok figures: LU curves, reduced-landscape heatmaps, accuracy curves, time vs wd."""
+"""Omnigrok figures: LU curves, reduced-landscape heatmaps, accuracy curves, time vs wd, (w, m) landscapes."""
 from __future__ import annotations
+
+from typing import Sequence
 
 import matplotlib
 
@@ -96,6 +98,85 @@ def plot_time_vs(path: str, x, times: dict[str, np.ndarray], title: str, xlabel:
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("steps")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def _wm_mesh(ax, ws, ms, values, label: str, log_color: bool):
+    """One (w, m) heatmap panel: log w along x, messiness m along y (Fig. 6)."""
+    from matplotlib.colors import LogNorm
+
+    values = np.asarray(values, float)
+    norm = None
+    if log_color:
+        positive = values[np.isfinite(values) & (values > 0)]
+        norm = LogNorm(vmin=max(positive.min(), 1e-4), vmax=positive.max()) if positive.size else None
+    im = ax.pcolormesh(ws, ms, values, cmap="viridis", norm=norm, shading="nearest",
+                       vmin=None if log_color else 0, vmax=None if log_color else 1)
+    ax.set_xscale("log")
+    ax.set_xlabel("decoder weight norm w")
+    ax.set_ylabel("representation messiness m")
+    ax.set_title(label, fontsize=9)
+    ax.figure.colorbar(im, ax=ax)
+
+
+def plot_wm_landscape(path: str, ws, ms, panels: dict[str, np.ndarray], title: str, *, boundary=None,
+                      level: float = 0.05, star: tuple[float, float] | None = None,
+                      path_wm: np.ndarray | None = None, log_panels: Sequence[str] = ()) -> None:
+    """Reduced train/test loss (and accuracy) over (w, m), Fig. 6a-b.
+
+    `boundary` (a train-loss grid) is drawn as the dashed contour `level` on every
+    panel (the paper's yellow line between regions I and II); `star` marks the
+    generalizing solution; `path_wm` ((T, 2) rows of (w, m)) a reduced trajectory.
+    """
+    ncols = min(len(panels), 2)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.8 * nrows), squeeze=False)
+    for ax, (label, values) in zip(axes.flat, panels.items()):
+        _wm_mesh(ax, ws, ms, values, label, label in log_panels)
+        if boundary is not None and np.nanmin(boundary) < level < np.nanmax(boundary):
+            ax.contour(ws, ms, boundary, levels=[level], colors="yellow", linestyles="--", linewidths=1.5)
+        if star is not None:
+            ax.plot(*star, "*", color="lime", markersize=14, markeredgecolor="k")
+        if path_wm is not None:
+            ax.plot(path_wm[:, 0], path_wm[:, 1], "-", color="red", lw=1.5)
+            ax.plot(*path_wm[0], "o", color="red")
+            ax.plot(*path_wm[-1], "s", color="red")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_size_contours(path: str, ws, ms, train_losses: dict[str, np.ndarray], level: float, title: str,
+                       star: tuple[float, float] | None = None) -> None:
+    """Fig. 6e: the train-loss contour `level` on the (w, m) plane for each training size."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (label, grid), color in zip(train_losses.items(), plt.cm.plasma(np.linspace(0, 0.85, len(train_losses)))):
+        if np.nanmin(grid) < level < np.nanmax(grid):
+            ax.contour(ws, ms, grid, levels=[level], colors=[color], linewidths=1.5)
+        ax.plot([], [], color=color, label=label)
+    if star is not None:
+        ax.plot(*star, "*", color="lime", markersize=14, markeredgecolor="k", label="generalizing solution")
+    ax.set_xscale("log")
+    ax.set_xlim(np.min(ws), np.max(ws))
+    ax.set_ylim(np.min(ms), np.max(ms))
+    ax.set_xlabel("decoder weight norm w")
+    ax.set_ylabel("representation messiness m")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title, fontsize=8)
+    _save(fig, path)
+
+
+def plot_path_losses(path: str, t, curves: dict[str, np.ndarray], title: str) -> None:
+    """Fig. 6c: reduced losses along a (w, m) trajectory against time."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for label, values in curves.items():
+        ax.plot(t, values, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("time (Eq. 6 integration steps)")
+    ax.set_ylabel("reduced loss")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     _save(fig, path)

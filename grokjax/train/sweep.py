@@ -172,6 +172,21 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
     check_grid_fits(grid, dataset)
     cfg = features_for(cfg, grid)
     trainer = BatchTrainer(cfg, make_run_fns(cfg, dataset, model))
+    return train_grid(trainer, grid, max_runs_per_batch=max_runs_per_batch, keep_params=keep_params,
+                      progress=progress, on_batch_done=on_batch_done, checkpoints=checkpoints,
+                      on_progress=on_progress)
+
+
+def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 64, keep_params: bool = True,
+               progress: bool = True, on_batch_done: Callable | None = None,
+               checkpoints: SweepCheckpoints | None = None,
+               on_progress: Callable[[SweepResult], None] | None = None) -> SweepResult:
+    """The host loop of run_sweep for any per-run functions (`trainer.fns`) and any grid of arrays.
+
+    Used directly by trainers whose runs are not the engine's (e.g. the Omnigrok
+    representation toy model, grokjax.analysis.representation); options as run_sweep.
+    """
+    cfg = trainer.cfg
     steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
     n_runs = grid_size(grid)
     batch_size = trainer.padded_size(min(max_runs_per_batch, n_runs))
