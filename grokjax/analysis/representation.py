@@ -39,7 +39,6 @@ from grokjax.train.run import RunFns, RunState, param_norms
 from grokjax.train.sweep import BatchTrainer, SweepResult, train_grid
 from grokjax.train.summary import last_finite
 
-TOY_HPARAMS = ("alpha", "m", "frac", "lr")
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc", "weight_norm")
 
 
