@@ -175,7 +175,7 @@ def plot_path_losses(path: str, t, curves: dict[str, np.ndarray], title: str) ->
     for label, values in curves.items():
         ax.plot(t, values, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("time (Eq. 6 integration steps)")
+    ax.set_xlabel("time t of Eq. 6 (integration steps x dt)")
     ax.set_ylabel("reduced loss")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
