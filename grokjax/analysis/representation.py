@@ -64,8 +64,8 @@ def toy_addition(p: int = 10, d_out: int = 30, seed: int = 0, rep_dim: int = 1) 
     App. E embeds each symbol as a scalar (rep_dim 1, decoder 1-200-200-30);
     Sec. 5.1 writes vectors E_k = [k, 0, ..., 0] and N(0, I) (rep_dim > 1). The
     paper's E_k = k is standardized here, which gives both ends of Eq. 4 the same
-    scale, so m moves only the arrangement of the symbols, not their spread (at
-    fixed weight norm the input scale would otherwise matter on its own).
+    spread, so at fixed weight norm they differ only in how the symbols are
+    arranged (intermediate m, a mix of two independent draws, are less spread).
     """
     i, j = np.triu_indices(p)
     rng = np.random.default_rng(seed)
