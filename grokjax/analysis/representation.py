@@ -82,9 +82,9 @@ def representation(task: ToyAddition, m) -> jax.Array:
     return m * jnp.asarray(task.r_random) + (1 - m) * jnp.asarray(task.r_linear)
 
 
-def decoder(width: int = 200, d_out: int = 30, rep_dim: int = 1) -> Model:
+def decoder(width: int = 200, d_out: int = 30, rep_dim: int = 1, matmul_dtype: str = "float32") -> Model:
     """The rep_dim-width-width-d_out ReLU decoder MLP of App. E (1-200-200-30; PyTorch default init)."""
-    return make_vector_mlp([rep_dim, width, width, d_out], activation="relu")
+    return make_vector_mlp([rep_dim, width, width, d_out], activation="relu", matmul_dtype=matmul_dtype)
 
 
 def frac_for(n_train, n: int):
@@ -201,7 +201,7 @@ def representation_landscape(cfg: StaticConfig, task: ToyAddition, alphas: Seque
     n = task.size
     if min(n_trains) < 1 or max(n_trains) >= n:
         raise ValueError(f"training sizes must be in [1, {n - 1}] (the task has {n} pairs)")
-    model = decoder(width, task.templates.shape[1], task.r_random.shape[1])
+    model = decoder(width, task.templates.shape[1], task.r_random.shape[1], cfg.matmul_dtype)
     grid = toy_grid(task, alphas, ms, n_trains, lr=lr, seeds=seeds, seed=seed)
     trainer = BatchTrainer(dataclasses.replace(cfg, constrain_norm=True), make_toy_fns(cfg, task, model))
     result = train_grid(trainer, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False,
