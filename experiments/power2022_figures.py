@@ -231,6 +231,8 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
     title = f"Power et al. (2022) {figure}: {describe(cfg)}"
     if figure in ("operations", "embeddings"):  # several operations: name none of them
         title = title.replace(f"{cfg.op} p=", "p=")
+    if figure == "optimizers":  # the sweeps differ in batch size: name none
+        title = title.replace(f"batch={cfg.batch_size or 'full'}", "batch per variant")
     groups = np.concatenate([s.groups for s in sweeps])
     summary = pd.concat([pd.DataFrame(summarize(r)) for r in results], ignore_index=True)
     summary.insert(1, "group", groups)
@@ -271,10 +273,12 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
             rows = emb.output_rows(jax.tree.map(lambda a: a[0], params))
             points = emb.tsne(rows, seed=0, perplexity=FLAGS.tsne_perplexity)
             val = float(summarize(r)["final_val_acc"][0])
-            if OPERATIONS[sweep.cfg.op].is_group_s5:
-                labels = emb.coset_labels(emb.figure3_subgroup(), "left")
+            if OPERATIONS[sweep.cfg.op].is_group_s5:  # coloured by the cosets the rows follow best
+                labels, index, side, _ = emb.best_conjugate_cosets(rows, emb.figure3_subgroup())
                 stats = emb.s5_embedding_report(rows, points)
-                name = f"{sweep.cfg.op}: left cosets of <(0,3)(1,4),(1,2)(3,4)> (val acc {val:.2f})"
+                subgroup = "H" if index == 0 else f"conjugate {index} of H"
+                name = (f"{sweep.cfg.op}: {side} cosets of {subgroup}, H = <(0,3)(1,4),(1,2)(3,4)> "
+                        f"(val acc {val:.2f})")
                 panels.append({"points": points, "labels": labels, "name": name})
             else:
                 labels = np.arange(len(rows)) % 8

@@ -50,3 +50,16 @@ def test_output_rows_of_both_models():
     assert emb.output_rows({"W": np.zeros((23, 5)), "U": np.zeros((5, 23))}).shape == (23, 5)
     report = emb.modular_embedding_report(rows, rows[:, :2])
     assert 0 <= report["residue_nn_rows"] <= 1
+
+
+def test_conjugates_of_the_figure3_subgroup_and_the_best_matching_cosets():
+    h = emb.figure3_subgroup()
+    conjugates = emb.conjugate_subgroups(h)
+    assert len(conjugates) == 6 and conjugates[0].tolist() == h.tolist()  # |S5| / |normalizer F20|
+    assert all(len(k) == 10 for k in conjugates) and len({tuple(k) for k in conjugates}) == 6
+    # Rows planted in clusters = right cosets of conjugate 3: found, with perfect agreement.
+    rng = np.random.default_rng(0)
+    planted = emb.coset_labels(conjugates[3], "right")
+    rows = rng.normal(size=(12, 8))[planted] * 10 + rng.normal(size=(120, 8)) * 0.1
+    labels, index, side, score = emb.best_conjugate_cosets(rows, h)
+    assert (index, side, score) == (3, "right", 1.0) and (labels == planted).all()

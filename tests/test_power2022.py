@@ -75,6 +75,36 @@ def test_optimizer_variants_share_a_sweep_unless_static_settings_differ():
     assert full.grid["grad_noise"][list(full.groups).index("full_batch_adam_update_noise")] == 1.0
 
 
+def sweeps_of_flagfile(name):
+    """The sweeps an experiments/flags/ flagfile describes (validated, nothing trained)."""
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["power2022_figures", f"--flagfile={os.path.join(REPO, 'experiments', 'flags', name)}"])
+    try:
+        cfg, axes = p22.cli.config_and_axes()
+        sweeps = p22.build_sweeps(flags.FLAGS.figure, cfg, p22.cli.base_hparams(), axes, flags.FLAGS.seeds,
+                                  flags.FLAGS.seed, None)
+        for sweep in sweeps:
+            p22.validate_static(sweep.cfg)
+        return flags.FLAGS.figure, sweeps
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(os.path.join(REPO, "experiments", "flags"))
+                                        if f.startswith("power2022_")))
+def test_every_power2022_flagfile_builds_valid_sweeps(name):
+    figure, sweeps = sweeps_of_flagfile(name)
+    assert sweeps and all(len(s.groups) == len(s.grid["frac"]) > 0 for s in sweeps)
+    if name == "power2022_fig2_left_cpu.flags":  # all nine variants, in the three sweeps they need
+        runs_per_variant = len(sweeps[0].grid["frac"]) // len(set(sweeps[0].groups))
+        groups = np.concatenate([s.groups for s in sweeps])
+        assert sorted(groups) == sorted(np.repeat(list(p22.VARIANTS), runs_per_variant)) and len(sweeps) == 3
+    if name == "power2022_fig2_right_cpu.flags":  # every operation of A.1.1
+        assert sorted(s.cfg.op for s in sweeps) == sorted(op for op in p22.operation_names() if op != "mul")
+    if figure == "sharpness":  # A.5: initialization seeds on one split
+        assert len(set(sweeps[0].grid["data_seed"])) == 1 and len(set(sweeps[0].grid["model_seed"])) >= 20
+
+
 def test_optimizers_figure_end_to_end(tmp_path):
     report = run_figure(tmp_path, "--figure=optimizers", "--op=add", "--frac=0.5", "--variants=adam,adamw_wd_1")
     assert sorted(os.listdir(tmp_path / "sweeps")) == ["minibatch"]

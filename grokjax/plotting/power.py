@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 
 
 def _save(fig, path: str) -> None:
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # long titles and outside legends stay whole
     plt.close(fig)
 
 
