@@ -19,7 +19,7 @@ from scipy import stats
 
 from grokjax import cli
 from grokjax.analysis.ipr import neuron_ipr
-from grokjax.analysis.run_dir import load_run_dir
+from grokjax.analysis.run_dir import load_run_dir, write_numbers
 from grokjax.config import ConfigError
 from grokjax.plotting import doshi as plots
 
@@ -60,9 +60,7 @@ def batchnorm_experiment(bn_workdir: str, plain_workdir: str, out: str) -> dict:
                        "BatchNorm weight gamma_k",
                        f"Pearson r = {numbers['pearson_ipr_gamma']:.2f}, "
                        f"Spearman = {numbers['spearman_ipr_gamma']:.2f}")
-    with open(os.path.join(out, "fig5_numbers.json"), "w") as f:
-        json.dump(numbers, f, indent=1)
-    return numbers
+    return write_numbers(out, "fig5_numbers.json", numbers)
 
 
 def main(argv):

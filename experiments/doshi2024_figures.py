@@ -11,7 +11,6 @@ _fig18_pruning_loss.png, _fig8_forgetting.png, _fig23_logits.png and <prefix>_nu
 """
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -22,7 +21,7 @@ from grokjax import cli
 from grokjax.analysis import ipr as ipr_lib
 from grokjax.analysis import pruning
 from grokjax.analysis.analytic import mlp_outputs
-from grokjax.analysis.run_dir import load_run_dir
+from grokjax.analysis.run_dir import load_run_dir, require_workdir, write_numbers
 from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
@@ -125,16 +124,13 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
             "prune_half_high_first": {k: float(high[k][half]) for k in ("val_acc", "train_clean_acc",
                                                                         "train_corrupt_acc", "train_acc")},
             "max_pruned_low_first_val_acc_0.9": pruning.max_prunable(low["val_acc"], counts, 0.9)})
-    with open(os.path.join(out, f"{prefix}_numbers.json"), "w") as f:
-        json.dump(numbers, f, indent=1)
-    return numbers
+    return write_numbers(out, f"{prefix}_numbers.json", numbers)
 
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        if not FLAGS.workdir:
-            raise ConfigError("--workdir is required: a finished sweep directory with snapshots")
+        require_workdir(FLAGS.workdir)
         if FLAGS.pruning_points < 2:
             raise ConfigError(f"--pruning_points={FLAGS.pruning_points} must be >= 2")
         make_figures(FLAGS.workdir, FLAGS.out, FLAGS.prefix, FLAGS.pruning_points, FLAGS.fig2_run,

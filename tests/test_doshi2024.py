@@ -129,3 +129,31 @@ def test_prune_width_experiment_tiny(tmp_path, tiny_cfg):
     row = summary[str(tiny_cfg.width)]
     assert row["neurons_needed_mean"] == 0 and row["fraction_prunable_mean"] == 1.0
     assert os.path.getsize(tmp_path / "prune_width.png") > 1000
+
+
+@pytest.mark.parametrize("model", ["transformer", "mlp3"])
+def test_embedding_ipr_end_to_end_tiny(tmp_path, tiny_cfg, model):
+    import dataclasses
+
+    from grokjax.checkpoint.store import CheckpointOptions
+    from grokjax.train.experiment import run_grid_experiment
+    from grokjax.train.sweep import make_grid
+
+    arch = (dict(model="transformer", width=16, heads=2, depth=1, activation="relu", norm="layernorm")
+            if model == "transformer" else dict(depth=2, activation="relu"))
+    cfg = dataclasses.replace(tiny_cfg, steps=20, eval_every=20, **arch)
+    grid = make_grid({"frac": 0.6}, [("wd", [0.0, 1.0]), ("xi", [0.1, 0.3])])
+    run_dir = str(tmp_path / model)
+    run_grid_experiment(cfg, grid, run_dir, ["wd", "xi"], progress=False,
+                        checkpoint=CheckpointOptions(snapshot_steps=(0, 20)))
+    numbers = _load_script("doshi2024_embedding_ipr").embedding_ipr_figures(run_dir, str(tmp_path / "fig"), "t")
+    # Rows = xi, columns = wd, as the phase diagram; each point is one run here.
+    assert [(pt["wd"], pt["xi"]) for pt in numbers["points"]] == [(0.0, 0.1), (1.0, 0.1), (0.0, 0.3), (1.0, 0.3)]
+    floor = 1.0 / (cfg.p // 2 + 1)  # a flat spectrum; eq. 3 is at most 1
+    for pt in numbers["points"]:
+        for key in ("mean_embedding_ipr", "mean_embedding_ipr_init", "mean_output_ipr"):
+            assert floor - 1e-6 <= pt[key] <= 1.0
+    for name in ("embedding_ipr", "output_ipr"):
+        assert os.path.getsize(tmp_path / "fig" / f"t_{name}.png") > 1000
+    with open(tmp_path / "fig" / "t_ipr_numbers.json") as f:
+        assert json.load(f)["static"]["model"] == cfg.model

@@ -40,3 +40,17 @@ def load_run_dir(workdir: str):
         return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
     return cfg, grid, metrics, summary, steps, params_at
+
+
+def require_workdir(workdir: str) -> str:
+    """The --workdir of an analysis script, or the one-line error when it is missing."""
+    if not workdir:
+        raise ConfigError("--workdir is required: a finished sweep directory with parameter snapshots")
+    return workdir
+
+
+def write_numbers(out: str, name: str, numbers: dict) -> dict:
+    """An analysis script's numbers as `out/name` (JSON, indented for reading diffs); returns them."""
+    with open(os.path.join(out, name), "w") as f:
+        json.dump(numbers, f, indent=1)
+    return numbers

@@ -177,3 +177,28 @@ def plot_prune_width(path: str, widths, summary: dict, title: str) -> None:
         ax.set_xlabel("width N")
     axes[0].set_title(title, fontsize=8)
     _save(fig, path)
+
+
+def plot_ipr_histogram_grid(path: str, final: np.ndarray, initial: np.ndarray | None, titles: list[str],
+                            n_cols: int, xlabel: str) -> None:
+    """Figures 7, 12-14: one IPR histogram per run on a rows x columns grid of the sweep's axes.
+
+    `final` (and `initial`, drawn behind it in gray when given) are (runs, neurons); runs are
+    laid out row-major, `n_cols` per row (the sweep's x axis), as in the phase diagram.
+    """
+    n = len(titles)
+    n_rows = -(-n // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.7 * n_rows), squeeze=False)
+    bins = np.linspace(0, 1, 26)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        if initial is not None:
+            ax.hist(initial[i][np.isfinite(initial[i])], bins=bins, color="C7", alpha=0.5, label="init")
+        ax.hist(final[i][np.isfinite(final[i])], bins=bins, color="C0", alpha=0.8, label="trained")
+        ax.set_title(titles[i], fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+    axes[0][0].set_ylabel("count")
+    axes[0][-1].legend(fontsize=7)
+    _save(fig, path, bottom=0.08)

@@ -1,0 +1,122 @@
+"""Doshi et al. (2024) Figures 7, 12-14: IPR of the neurons connected to the input (embedding) layer.
+
+For any finished sweep with parameter snapshots: a transformer (one IPR per embedding
+dimension, over the number tokens) or an MLP of any depth (rows of U and V; for depth > 1 this
+is the "input layer" of Figure 14). Also the output layer (columns of W, rows of the
+unembedding), which Figure 14 shows for the 3-layer MLPs.
+
+    python experiments/phase_diagram.py --flagfile=experiments/flags/doshi2024_fig7_transformer_cpu.flags \
+        --workdir=runs/doshi2024_fig7_transformer_cpu
+    python experiments/doshi2024_embedding_ipr.py --workdir=runs/doshi2024_fig7_transformer_cpu \
+        --out=docs/figures/doshi2024 --prefix=fig7_transformer_cpu
+
+Writes <prefix>_embedding_ipr.png, <prefix>_output_ipr.png (one histogram per grid point, laid
+out like the phase diagram: columns = x axis, rows = y axis; seeds pooled; the first snapshot in
+gray when it is step 0) and <prefix>_ipr_numbers.json (per grid point: axes, phase, final
+accuracies, mean embedding / output IPR, the fraction of embedding neurons with IPR < 0.2).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+
+from grokjax import cli
+from grokjax.analysis import ipr as ipr_lib
+from grokjax.analysis.run_dir import load_run_dir, require_workdir, write_numbers
+from grokjax.config import ConfigError
+from grokjax.data.datasets import operation_dataset
+from grokjax.plotting import doshi as plots
+
+cli.define_flags()  # --workdir (a finished sweep directory with parameter snapshots)
+FLAGS = flags.FLAGS
+# Each flag only if missing: the scripts are importable together (tests).
+for _define, _name, _default, _help in (
+        (flags.DEFINE_string, "out", "docs/figures/doshi2024", "directory for the PNGs and the numbers JSON"),
+        (flags.DEFINE_string, "prefix", "fig7", "file name prefix"),
+):
+    if _name not in FLAGS:
+        _define(_name, _default, _help)
+
+LOW_IPR = 0.2  # below this a neuron counts as non-periodic (memorizing), as in Figure 4's reading
+SUMMARY_COLUMNS = ("final_train_acc", "final_val_acc", "final_train_clean_acc", "final_train_corrupt_acc",
+                   "final_train_corrupt_true_acc", "best_val_acc")
+
+
+def grid_cells(grid: dict, axes: list[str]) -> tuple[list[tuple], list[np.ndarray], int]:
+    """Runs grouped by grid point (seeds pooled), row-major with rows = y axis, columns = x axis.
+
+    Returns (the points' axis values, the run indices of each point, the number of columns).
+    """
+    x = grid[axes[0]] if axes else np.zeros(len(grid["wd"]))
+    y = grid[axes[1]] if len(axes) > 1 else np.zeros_like(x)
+    xs, ys = np.unique(x), np.unique(y)
+    points, runs = [], []
+    for yv in ys:
+        for xv in xs:
+            members = np.flatnonzero((x == xv) & (y == yv))
+            if len(members):
+                points.append((round(float(xv), 6), round(float(yv), 6)))  # float32 grid
+                runs.append(members)
+    return points, runs, len(xs)
+
+
+def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
+    cfg, grid, _, summary, snap_steps, params_at = load_run_dir(workdir)
+    with open(os.path.join(workdir, "config.json")) as f:
+        axes = json.load(f)["axes"]
+    n_elements = operation_dataset(cfg.op, cfg.p).n_classes  # number tokens, not OP/EQ
+    final = params_at(snap_steps[-1])
+    embedding = ipr_lib.embedding_ipr(final, n_elements)  # (G, width)
+    output = ipr_lib.output_ipr(final)  # (G, width or p)
+    has_init = snap_steps[0] == 0 and len(snap_steps) > 1
+    initial = params_at(0) if has_init else None
+    init_embedding = ipr_lib.embedding_ipr(initial, n_elements) if has_init else None
+    points, runs, n_cols = grid_cells(grid, axes)
+    pool = lambda values: [np.concatenate([values[i] for i in r]) for r in runs]  # noqa: E731
+    phase = lambda r: "/".join(sorted(set(summary["phase"][r]))) if "phase" in summary else ""  # noqa: E731
+    names = (axes + ["", ""])[:2]
+    titles = [", ".join(f"{n}={v:g}" for n, v in zip(names, pt) if n) + f": {phase(r)}"
+              for pt, r in zip(points, runs)]
+
+    os.makedirs(out, exist_ok=True)
+    kind = f"{cfg.model}, depth {cfg.depth}"
+    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_embedding_ipr.png"), pool(embedding),
+                                  pool(init_embedding) if has_init else None,
+                                  titles, n_cols, f"embedding IPR ({kind})")
+    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_output_ipr.png"), pool(output),
+                                  pool(ipr_lib.output_ipr(initial)) if has_init else None,
+                                  titles, n_cols, f"output-layer IPR ({kind})")
+    numbers = {"workdir": workdir, "axes": axes, "snapshot_step": snap_steps[-1],
+               "static": {k: getattr(cfg, k) for k in ("model", "p", "width", "depth", "heads", "activation",
+                                                        "norm", "loss", "steps")},
+               "points": []}
+    for pt, r in zip(points, runs):
+        emb, outp = np.concatenate(embedding[r]), np.concatenate(output[r])
+        row = {"runs": r.tolist(), **{n: v for n, v in zip(names, pt) if n},
+               **{k: round(float(grid[k][r[0]]), 6) for k in ("frac", "xi", "wd")},
+               "phase": phase(r),
+               **{c: float(np.mean(summary[c][r])) for c in SUMMARY_COLUMNS if c in summary},
+               "mean_embedding_ipr": float(np.nanmean(emb)),
+               f"frac_embedding_ipr_below_{LOW_IPR}": float(np.mean(emb < LOW_IPR)),
+               "mean_output_ipr": float(np.nanmean(outp))}
+        if has_init:
+            row["mean_embedding_ipr_init"] = float(np.nanmean(init_embedding[r]))
+        numbers["points"].append(row)
+    return write_numbers(out, f"{prefix}_ipr_numbers.json", numbers)
+
+
+def main(argv):
+    del argv  # cli.parse_flags_or_exit already refused positional arguments
+    try:
+        numbers = embedding_ipr_figures(require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)
+        for row in numbers["points"]:
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "runs"})
+    except (ConfigError, FileNotFoundError) as err:
+        cli.exit_on_config_error(ConfigError(str(err).splitlines()[0]))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags_or_exit)
