@@ -140,11 +140,10 @@ def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = Fa
     import functools
 
     from grokjax.data.datasets import operation_dataset
-    from grokjax.train.run import make_run_fns
-    from grokjax.train.sweep import BatchTrainer, features_for
+    from grokjax.train.sweep import BatchTrainer, features_for, run_fns_for
 
     run_cfg = features_for(cfg, grid)
-    fns = make_run_fns(run_cfg, operation_dataset(cfg.op, cfg.p))
+    fns = run_fns_for(run_cfg, grid, operation_dataset(cfg.op, cfg.p))
     trainer = BatchTrainer(run_cfg, fns)
     hp = trainer.place(grid)
     state = trainer.init(hp)
@@ -161,9 +160,11 @@ def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = Fa
     return call
 
 
-def grid_of(n_runs: int) -> dict:
-    """R runs that differ in their traced values (fractions, seeds), as a real sweep."""
+def grid_of(n_runs: int, max_frac: float = 0.5) -> dict:
+    """R runs that differ in their traced values (fractions from max_frac down to 0.3, seeds),
+    as a real sweep. Full-batch steps hold the training rows of the largest frac; 0.5 is the
+    issue's reference step (Doshi MLP, frac 0.5)."""
     from grokjax.train.sweep import make_grid
-    fracs = np.linspace(0.3, 0.7, max(1, min(n_runs, 8)))
+    fracs = np.linspace(max_frac, 0.3, max(1, min(n_runs, 8)))
     grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", fracs)], seeds=-(-n_runs // len(fracs)))
     return {k: v[:n_runs] for k, v in grid.items()}

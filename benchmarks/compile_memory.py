@@ -22,11 +22,11 @@ from absl import app, flags  # noqa: E402
 from common import CONFIGS, grid_of, load_average, write_table  # noqa: E402
 from grokjax.data.datasets import operation_dataset  # noqa: E402
 from grokjax.train import devices  # noqa: E402
-from grokjax.train.run import make_run_fns  # noqa: E402
-from grokjax.train.sweep import BatchTrainer, features_for  # noqa: E402
+from grokjax.train.sweep import BatchTrainer, features_for, run_fns_for  # noqa: E402
 
 flags.DEFINE_list("configs", list(CONFIGS), f"benchmark configs: {', '.join(CONFIGS)}")
 flags.DEFINE_list("runs", ["1", "16", "64"], "batch sizes R")
+flags.DEFINE_string("out", "compile_memory", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
 
 
@@ -35,7 +35,7 @@ def measure(name: str, n_runs: int, per_run: int | None) -> dict:
     cfg = CONFIGS[name]
     grid = grid_of(n_runs)
     cfg = features_for(cfg, grid)
-    trainer = BatchTrainer(cfg, make_run_fns(cfg, operation_dataset(cfg.op, cfg.p)))
+    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, operation_dataset(cfg.op, cfg.p)))
     hp = trainer.place(grid)
     start, cpu = time.perf_counter(), time.process_time()
     state = jax.eval_shape(trainer.init, hp)
@@ -60,7 +60,7 @@ def main(argv):
             rows.append(measure(name, r, per_run))
             per_run = per_run or int(rows[-1]["MiB"] * 2 ** 20)
             print(rows[-1], flush=True)
-    write_table("compile_memory", "sweep compile time (cold) and compiled memory per run", rows, list(rows[0]),
+    write_table(FLAGS.out, "sweep compile time (cold) and compiled memory per run", rows, list(rows[0]),
                 f"{before} / {load_average()}")
 
 

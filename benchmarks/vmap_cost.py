@@ -2,12 +2,15 @@
 
     nice -n 10 python benchmarks/vmap_cost.py                      # all configs, R = 1 4 16 64
     nice -n 10 python benchmarks/vmap_cost.py --configs=doshi_mlp --runs=1,4
+    nice -n 10 python benchmarks/vmap_cost.py --configs=doshi_mlp --full_table --out=doshi_full_table  # before
 
 For each config and R it compiles the engine's own chunk function (the one run_sweep
 uses: jit(vmap(train_chunk))), times `steps` optimization steps, and reports
 per-run-step time, the ratio to one run jitted alone (no vmap), runs/s for a
-2000-step run, FLOP/s (XLA's count) as a fraction of the measured matmul peak,
-compile seconds and compiled memory per run. Writes benchmarks/results/vmap_cost.{md,csv}.
+2000-step run, FLOP/s as a fraction of the measured matmul peak, compile seconds and
+compiled memory per run. FLOP/s counts useful FLOPs: XLA's count of one step of one run
+on its training rows at the grid's largest frac (--max_frac, 0.5), whatever the variant computes.
+Writes benchmarks/results/vmap_cost.{md,csv}.
 """
 from __future__ import annotations
 
@@ -25,15 +28,19 @@ from common import (CHUNK_STEPS, CONFIGS, best_times, flops_of, grid_of, load_av
                     memory_of, tree_take, write_table)
 from grokjax.data.datasets import operation_dataset  # noqa: E402
 from grokjax.train.run import make_run_fns  # noqa: E402
-from grokjax.train.sweep import BatchTrainer, features_for  # noqa: E402
+from grokjax.train.sweep import BatchTrainer, features_for, run_fns_for  # noqa: E402
 
 flags.DEFINE_list("configs", list(CONFIGS), f"benchmark configs: {', '.join(CONFIGS)}")
 flags.DEFINE_list("runs", ["1", "4", "16", "64"], "numbers of vmapped runs R")
 flags.DEFINE_float("min_seconds", 1.0, "time each variant for at least this long (best call counts)")
-flags.DEFINE_bool("onehot_mlp", False, "MLP: the generic one-hot first layer on full tables too "
-                  "(the engine before the A[x] + B[y] table path), for before/after numbers")
+flags.DEFINE_bool("generic_mlp", False, "MLP: the generic (row-gather) first layer on full tables too, "
+                  "instead of the A[x] + B[y] table path")
+flags.DEFINE_bool("full_table", False, "full batch: compute every step on the whole table with a mask "
+                  "(the engine before steps were restricted to the training rows), for before/after numbers")
 flags.DEFINE_integer("group_size", 0, "train vmapped groups of this many runs one after another "
                      "(BatchTrainer(group_size=...)); 0 = one vmap over all R")
+flags.DEFINE_float("max_frac", 0.5, "the runs' training fractions go from this down to 0.3 (full-batch "
+                   "steps hold the training rows of the largest)")
 flags.DEFINE_string("out", "vmap_cost", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
 RUN_STEPS = 2000  # runs/s is quoted for runs of this many steps
@@ -46,74 +53,91 @@ def step_flops(fns, state, hp) -> float:
     return flops_of(one) - flops_of(ev)
 
 
+def compiled_pair(fns, trainer, state, hp, n_steps):
+    """(one run jitted alone, R vmapped runs) as timed calls, with their compiled programs and compile seconds."""
+    s0, h0 = tree_take(state, 0), tree_take(hp, 0)  # baseline: run 0 jitted alone, no vmap
+    start = time.perf_counter()
+    single = jax.jit(functools.partial(fns.train_chunk, n_steps=n_steps)).lower(s0, h0).compile()
+    compile_alone = time.perf_counter() - start
+    start = time.perf_counter()
+    batch = trainer.chunk(n_steps).lower(state, hp).compile()
+    compile_batch = time.perf_counter() - start
+    holder = [s0, state]
+    def call_single():  # noqa: E306
+        holder[0], m = single(holder[0], h0)
+        return m
+    def call_batch():  # noqa: E306
+        holder[1], m = batch(holder[1], hp)
+        return m
+    return (call_single, single, compile_alone), (call_batch, batch, compile_batch)
+
+
 def measure(name: str, n_runs_list: list[int]) -> list[dict]:
-    """Times one run alone, R vmapped runs and a large matmul, interleaved call by call."""
+    """Times one run alone, R vmapped runs and a large matmul, interleaved call by call
+    (with --full_table, the masked whole-table step too, in the same rounds)."""
     cfg = CONFIGS[name]
     n_steps = CHUNK_STEPS[name]
     dataset = operation_dataset(cfg.op, cfg.p)
     matmul, matmul_flops = matmul_fn()
-    rows = []
+    rows, seen_alone = [], set()
     for n_runs in n_runs_list:
-        grid = grid_of(n_runs)
+        grid = grid_of(n_runs, FLAGS.max_frac)
         run_cfg = features_for(cfg, grid)
-        fns = make_run_fns(run_cfg, dataset)
-        trainer = BatchTrainer(run_cfg, fns, group_size=FLAGS.group_size)
-        hp = trainer.place(grid)
-        state = trainer.init(hp)
-        s0, h0 = tree_take(state, 0), tree_take(hp, 0)  # baseline: run 0 jitted alone, no vmap
-        flops = step_flops(fns, s0, h0)
-        start = time.perf_counter()
-        single = jax.jit(functools.partial(fns.train_chunk, n_steps=n_steps)).lower(s0, h0).compile()
-        compile_alone = time.perf_counter() - start
-        start = time.perf_counter()
-        compiled = trainer.chunk(n_steps).lower(state, hp).compile()
-        compile_s = time.perf_counter() - start
-        holder = [s0, state]
-        def call_single():  # noqa: E306
-            holder[0], m = single(holder[0], h0)
-            return m
-        def call():  # noqa: E306
-            holder[1], m = compiled(holder[1], hp)
-            return m
-        (t_peak, c_peak), (t_alone, c_alone), (t_batch, c_batch) = best_times([matmul, call_single, call],
-                                                                              FLAGS.min_seconds)
+        variants = {"": run_fns_for(run_cfg, grid, dataset)}
+        if FLAGS.full_table:
+            variants[" (full table)"] = make_run_fns(run_cfg, dataset)
+        calls, info = [matmul], []
+        for suffix, fns in variants.items():
+            trainer = BatchTrainer(run_cfg, fns, group_size=FLAGS.group_size)
+            hp = trainer.place(grid)
+            state = trainer.init(hp)
+            useful = step_flops(variants[""], tree_take(state, 0), tree_take(hp, 0))
+            xla = step_flops(fns, tree_take(state, 0), tree_take(hp, 0))
+            alone, batch = compiled_pair(fns, trainer, state, hp, n_steps)
+            calls += [alone[0], batch[0]]
+            info.append((suffix, useful, xla, alone, batch))
+        times = best_times(calls, FLAGS.min_seconds)
+        (t_peak, c_peak), times = times[0], times[1:]
         peak, cpu_peak = matmul_flops / t_peak, matmul_flops / c_peak
-        alone_step, t_step = t_alone / n_steps, t_batch / n_steps
-        cpu = (c_alone / n_steps, c_batch / n_steps, cpu_peak)
-        if not rows:
-            rows.append(_row(name, "alone", 1, alone_step, alone_step, flops, peak, compile_alone,
-                             memory_of(single), 1, (cpu[0], cpu[0], cpu_peak)))
-        variant = f"vmap/{FLAGS.group_size}" if FLAGS.group_size else "vmap"
-        rows.append(_row(name, variant, n_runs, t_step, alone_step, flops, peak, compile_s, memory_of(compiled),
-                         n_runs, cpu))
-        print(f"{name} R={n_runs}: {1e3 * t_step / n_runs:.3f} ms per run-step, {1e3 * alone_step:.3f} alone "
-              f"({t_step / n_runs / alone_step:.2f}x wall, {cpu[1] / n_runs / cpu[0]:.2f}x CPU time); "
-              f"peak {peak / 1e9:.0f} GFLOP/s", flush=True)
+        for i, (suffix, flops, xla_flops, alone, batch) in enumerate(info):
+            (t_alone, c_alone), (t_batch, c_batch) = times[2 * i], times[2 * i + 1]
+            alone_step, t_step = t_alone / n_steps, t_batch / n_steps
+            cpu = (c_alone / n_steps, c_batch / n_steps, cpu_peak)
+            if suffix not in seen_alone:
+                seen_alone.add(suffix)
+                rows.append(_row(name, "alone" + suffix, 1, alone_step, alone_step, flops, peak, alone[2],
+                                 memory_of(alone[1]), 1, (cpu[0], cpu[0], cpu_peak), xla_flops))
+            variant = (f"vmap/{FLAGS.group_size}" if FLAGS.group_size else "vmap") + suffix
+            rows.append(_row(name, variant, n_runs, t_step, alone_step, flops, peak, batch[2], memory_of(batch[1]),
+                             n_runs, cpu, xla_flops))
+            print(f"{name}{suffix} R={n_runs}: {1e3 * t_step / n_runs:.3f} ms per run-step, {1e3 * alone_step:.3f} "
+                  f"alone ({t_step / n_runs / alone_step:.2f}x wall, {cpu[1] / n_runs / cpu[0]:.2f}x CPU time); "
+                  f"peak {peak / 1e9:.0f} GFLOP/s", flush=True)
     return rows
 
 
-def _row(name, variant, n_runs, t_step, alone_step, flops, peak, compile_s, mem, per, cpu) -> dict:
+def _row(name, variant, n_runs, t_step, alone_step, flops, peak, compile_s, mem, per, cpu, xla_flops) -> dict:
     per_run_step = t_step / n_runs
     cpu_alone, cpu_step, cpu_peak = cpu
     mem_run = (mem.get("argument", 0) + mem.get("temp", 0)) / per / 2 ** 20 if mem else float("nan")
     return {"config": name, "variant": variant, "R": n_runs, "ms/step": 1e3 * t_step,
-            "ms/run-step": 1e3 * per_run_step, "cost/run vs alone": per_run_step / alone_step,
-            "CPU cost/run vs alone": cpu_step / n_runs / cpu_alone,
+            "ms/run-step": 1e3 * per_run_step, "CPU ms/run-step": 1e3 * cpu_step / n_runs,
+            "cost/run vs alone": per_run_step / alone_step, "CPU cost/run vs alone": cpu_step / n_runs / cpu_alone,
             "speedup vs R calls": alone_step / per_run_step,
             "run-steps/s": 1 / per_run_step, "runs/s (2000 steps)": 1 / (per_run_step * RUN_STEPS),
-            "GFLOP/run-step": flops / 1e9, "peak GFLOP/s": peak / 1e9, "frac of peak": flops / per_run_step / peak,
-            "CPU frac of peak": flops / (cpu_step / n_runs) / cpu_peak,
+            "GFLOP/run-step": flops / 1e9, "XLA GFLOP/run-step": xla_flops / 1e9, "peak GFLOP/s": peak / 1e9,
+            "frac of peak": flops / per_run_step / peak, "CPU frac of peak": flops / (cpu_step / n_runs) / cpu_peak,
             "compile s": compile_s, "MiB/run": mem_run}
 
 
-COLUMNS = ["config", "variant", "R", "ms/step", "ms/run-step", "cost/run vs alone", "CPU cost/run vs alone",
-           "speedup vs R calls", "run-steps/s", "runs/s (2000 steps)", "GFLOP/run-step", "peak GFLOP/s",
-           "frac of peak", "CPU frac of peak", "compile s", "MiB/run"]
+COLUMNS = ["config", "variant", "R", "ms/step", "ms/run-step", "CPU ms/run-step", "cost/run vs alone",
+           "CPU cost/run vs alone", "speedup vs R calls", "run-steps/s", "runs/s (2000 steps)", "GFLOP/run-step",
+           "XLA GFLOP/run-step", "peak GFLOP/s", "frac of peak", "CPU frac of peak", "compile s", "MiB/run"]
 
 
 def main(argv):
     del argv
-    if FLAGS.onehot_mlp:
+    if FLAGS.generic_mlp:
         from grokjax.models import mlp
         mlp.USE_TABLE_STRUCTURE = False
     load_before = load_average()

@@ -1,11 +1,16 @@
 """The sweep engine: vmapped runs equal single runs, grokking, divergence isolation."""
 import dataclasses
+import functools
 
 import chex
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from grokjax.config import StaticConfig
+from grokjax.data.datasets import operation_dataset
+from grokjax.train.run import make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 from grokjax.train.summary import first_step_reaching, summarize
 from grokjax.train.sweep import make_grid, run_sweep
@@ -33,7 +38,7 @@ def test_vmapped_batch_equals_runs_trained_alone(tiny_cfg, variant):
     chex.assert_trees_all_close(together.params, alone.params, rtol=2e-4, atol=2e-5)
 
 
-def test_batches_of_a_large_grid_reuse_one_program_and_match(tiny_cfg):
+def test_batches_of_a_large_grid_match_the_whole_grid(tiny_cfg):
     grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.5, 0.7])], seeds=2)
     whole = run_sweep(tiny_cfg, grid, progress=False)
     split = run_sweep(tiny_cfg, grid, max_runs_per_batch=4, progress=False)  # 4 + 2 (padded)
@@ -91,3 +96,26 @@ def test_eval_schedules():
     assert log[0] == 0 and log[-1] == 100_000
     assert np.all(gaps[:-1] <= gaps[1:] + 0) or len(set(gaps)) < 20  # few distinct compiled lengths
     assert len(set(gaps.tolist())) <= 15
+
+
+@pytest.mark.parametrize("variant", [{}, {"norm": "batchnorm"}])
+def test_training_rows_step_equals_the_masked_full_table_step(tiny_cfg, variant):
+    """Full-batch steps on the gathered training rows give the gradients (and BatchNorm
+    statistics) of the whole table with a mask, for several fracs in one vmapped batch."""
+    cfg = dataclasses.replace(tiny_cfg, optimizer="sgd", **variant)
+    dataset = operation_dataset("add", 11)
+    fracs = [0.2, 0.45, 0.7]
+    hp = {k: jnp.asarray(v) for k, v in make_grid({"lr": 1.0}, [("frac", fracs)]).items()}
+    table_fns, rows_fns = make_run_fns(cfg, dataset), make_run_fns(cfg, dataset, max_frac=max(fracs))
+    assert row_capacity(cfg, dataset, None) == 0 and row_capacity(cfg, dataset, max(fracs)) == int(0.7 * 121)
+    start = jax.vmap(table_fns.init)(hp)
+    chex.assert_trees_all_equal(start, jax.vmap(rows_fns.init)(hp))
+
+    def one_sgd_step(fns):
+        state, _ = jax.vmap(functools.partial(fns.train_chunk, n_steps=1))(start, hp)
+        return jax.tree.map(lambda old, new: old - new, start.params, state.params), state.model_state
+
+    (table_grads, table_stats), (rows_grads, rows_stats) = one_sgd_step(table_fns), one_sgd_step(rows_fns)
+    assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(table_grads))
+    chex.assert_trees_all_close(rows_grads, table_grads, rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(rows_stats, table_stats, rtol=1e-5, atol=1e-7)

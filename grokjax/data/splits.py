@@ -24,9 +24,10 @@ class RunData(NamedTuple):
     n_train: jax.Array  # () int32
 
 
-def n_train_of(frac: jax.Array, n_pool: int, n: int) -> jax.Array:
-    """floor(frac * n_pool), kept in [1, n - 1] so both splits are non-empty."""
-    return jnp.clip(jnp.floor(frac * n_pool).astype(jnp.int32), 1, min(n_pool, n - 1))
+def n_train_of(frac: jax.Array, n_pool: int, n: int, xp=jnp) -> jax.Array:
+    """floor(frac * n_pool) in float32, kept in [1, n - 1] so both splits are non-empty.
+    `xp=np` computes the same number on the host (float32 products are exact IEEE in both)."""
+    return xp.clip(xp.floor(xp.float32(frac) * xp.float32(n_pool)).astype(xp.int32), 1, min(n_pool, n - 1))
 
 
 def make_run_data(key: jax.Array, answers: jax.Array, n_classes: int, frac: jax.Array,

@@ -11,11 +11,12 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from grokjax.config import StaticConfig
 from grokjax.data.datasets import Dataset
-from grokjax.data.splits import RunData, make_run_data
+from grokjax.data.splits import RunData, make_run_data, n_train_of
 from grokjax.models import make_model
 from grokjax.models.base import Model, scale_params
 from grokjax.optim.chains import make_optimizer
@@ -61,12 +62,50 @@ def effective_batch(cfg: StaticConfig, n_train: jax.Array) -> jax.Array:
     return jnp.minimum(n_train, cfg.batch_size)
 
 
-def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None) -> RunFns:
-    """Per-run functions for `dataset`; `model` defaults to the one cfg names for it."""
+# Full-batch steps compute on a run's training rows only when the largest training set of
+# the sweep is at most this share of the table; above it, computing the whole table with a
+# mask is as fast for the MLP (its table path needs no gather; docs/performance.md).
+MAX_ROWS_SHARE = 0.8
+
+
+def row_capacity(cfg: StaticConfig, dataset: Dataset, max_frac: float | None) -> int:
+    """Static number of row slots of a full-batch step: the largest n_train of any run whose
+    frac <= max_frac (the same computation as the traced split), or 0 = the whole table
+    (also for minibatch configs, where it does not apply)."""
+    if max_frac is None or cfg.batch_size != 0:
+        return 0
+    n = dataset.size
+    n_pool = n if dataset.held_out is None else int(n - np.sum(dataset.held_out))
+    capacity = int(n_train_of(max_frac, n_pool, n, xp=np))  # on the host: no device compile
+    return capacity if capacity <= MAX_ROWS_SHARE * n else 0
+
+
+def training_rows(data: RunData, capacity: int) -> tuple[jax.Array, jax.Array]:
+    """(rows, active) of `capacity` slots: the run's training rows in table order in the first
+    n_train slots (sorted, so the MLP's first-layer gathers and their scatter-add gradients walk
+    the parameters in order), validation rows in the inactive rest."""
+    n = data.perm.shape[0]
+    first = data.perm[:capacity]  # ranks < n_train are the training rows
+    active = jnp.arange(capacity) < data.n_train
+    keys = jnp.sort(jnp.where(active, first, first + n))  # inactive slots sort last
+    return jnp.where(keys >= n, keys - n, keys), active
+
+
+def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None,
+                 max_frac: float | None = None) -> RunFns:
+    """Per-run functions for `dataset`; `model` defaults to the one cfg names for it.
+
+    `max_frac`: the largest training fraction of any run these functions will train (a
+    sweep passes its grid's). Full-batch steps then compute on that many row slots, each
+    run's training rows gathered into them, instead of the whole table; None = the whole
+    table with a mask (any frac). Only the speed differs. `train_chunk(..., rows=k)`
+    overrides the number of slots (row_capacity) for one batch of runs.
+    """
     model = model or make_model(cfg, dataset.n_classes)
     loss_fn = LOSSES[cfg.loss]
     inputs_all = jax.tree.map(jnp.asarray, dataset.inputs)
     answers = jnp.asarray(dataset.targets)
+    default_rows = row_capacity(cfg, dataset, max_frac)
 
     def correct(outputs, targets):
         if dataset.is_classification:
@@ -91,12 +130,15 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
                         step_key=k_steps, step=jnp.zeros((), jnp.int32),
                         diverged=jnp.zeros((), bool), diverged_step=-jnp.ones((), jnp.int32))
 
-    def batch(state: RunState, key: jax.Array):
+    def batch(state: RunState, key: jax.Array, train_rows: tuple | None):
         """(inputs, labels, weights, mask) of one optimization step; weights sum to 1."""
         data = state.data
-        if cfg.batch_size == 0:
+        if cfg.batch_size == 0 and train_rows is None:
             mask = data.train_mask
             return inputs_all, data.labels, mask / data.n_train, mask
+        if cfg.batch_size == 0:  # the (rows, active) of training_rows, the same every step
+            rows, mask = train_rows
+            return jax.tree.map(lambda a: a[rows], inputs_all), data.labels[rows], mask / data.n_train, mask
         # Positions sampled uniformly in [0, n_train) and mapped through the permutation;
         # a fixed-size buffer with the first `eff` slots active keeps shapes static.
         ranks = jax.random.randint(key, (cfg.batch_size,), 0, data.n_train)
@@ -106,9 +148,9 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
         inputs = jax.tree.map(lambda a: a[rows], inputs_all)
         return inputs, data.labels[rows], mask / eff, mask
 
-    def train_step(state: RunState, hp: dict) -> RunState:
+    def train_step(state: RunState, hp: dict, train_rows: tuple | None = None) -> RunState:
         k_batch, k_dropout, k_weight_noise = jax.random.split(jax.random.fold_in(state.step_key, state.step), 3)
-        inputs, labels, weights, mask = batch(state, k_batch)
+        inputs, labels, weights, mask = batch(state, k_batch, train_rows)
 
         def objective(params):
             if cfg.enable_weight_noise:  # Power et al.: W replaced by W + sigma * eps in the model
@@ -154,8 +196,10 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
         # A diverged run reports NaN from then on rather than its frozen last state.
         return {k: jnp.where(state.diverged, jnp.nan, v) for k, v in metrics.items()}
 
-    def train_chunk(state: RunState, hp: dict, n_steps: int) -> tuple[RunState, dict]:
-        state, _ = jax.lax.scan(lambda s, _: (train_step(s, hp), None), state, None, length=n_steps)
+    def train_chunk(state: RunState, hp: dict, n_steps: int, rows: int | None = None) -> tuple[RunState, dict]:
+        rows = default_rows if rows is None else rows
+        train_rows = training_rows(state.data, rows) if rows else None  # once per chunk, not per step
+        state, _ = jax.lax.scan(lambda s, _: (train_step(s, hp, train_rows), None), state, None, length=n_steps)
         return state, evaluate(state, hp)
 
     return RunFns(init=init, train_chunk=train_chunk, evaluate=evaluate)

@@ -4,8 +4,10 @@
     chunk = jit(vmap(fns.train_chunk))              # (states_R, hparams_R) -> (states_R, metrics_R)
 
 A grid larger than `max_runs_per_batch` is cut into batches that reuse the same
-compiled functions (the last batch is padded). The host loop over evaluation
-chunks drives progress/ETA and early stopping; it only sees (runs x metrics).
+compiled functions (the last batch is padded). Full-batch steps compute on the training
+rows of a batch's largest frac, so batches whose largest fracs differ compile one chunk
+program each. The host loop over evaluation chunks drives progress/ETA and early
+stopping; it only sees (runs x metrics).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, valida
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
 from grokjax.train import devices
-from grokjax.train.run import RunFns, RunState, make_run_fns
+from grokjax.train.run import RunFns, RunState, make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 
 Grid = dict  # name -> (G,) numpy array, one entry per run
@@ -61,6 +63,12 @@ def features_for(cfg: StaticConfig, grid: Grid) -> StaticConfig:
     return dataclasses.replace(cfg, enable_dropout=bool(np.any(grid["dropout"] > 0)),
                                enable_grad_noise=bool(np.any(grid["grad_noise"] > 0)),
                                enable_weight_noise=bool(np.any(grid["weight_noise"] > 0)))
+
+
+def run_fns_for(cfg: StaticConfig, grid: Grid, dataset: Dataset, model: Model | None = None) -> RunFns:
+    """The per-run functions of a sweep of `grid`: full-batch steps hold the training rows of
+    its largest frac unless a batch passes fewer (run_sweep does, per batch)."""
+    return make_run_fns(cfg, dataset, model, max_frac=float(np.max(grid["frac"])))
 
 
 @dataclasses.dataclass
@@ -108,8 +116,9 @@ class BatchTrainer:
         return state, rep
 
     @functools.lru_cache(maxsize=None)
-    def chunk(self, n_steps: int) -> Callable:
-        fn = functools.partial(self.fns.train_chunk, n_steps=n_steps)
+    def chunk(self, n_steps: int, rows: int | None = None) -> Callable:
+        """jit(vmap(train_chunk)) of n_steps; `rows`: full-batch row slots (None: the fns' default)."""
+        fn = functools.partial(self.fns.train_chunk, n_steps=n_steps, **({} if rows is None else {"rows": rows}))
         state_out, metrics_out = self._out_shardings()
         out = None if state_out is None else (state_out, metrics_out)
         if self.group_size:
@@ -171,20 +180,23 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
         dataset = operation_dataset(cfg.op, cfg.p)
     check_grid_fits(grid, dataset)
     cfg = features_for(cfg, grid)
-    trainer = BatchTrainer(cfg, make_run_fns(cfg, dataset, model))
+    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset, model))
     return train_grid(trainer, grid, max_runs_per_batch=max_runs_per_batch, keep_params=keep_params,
                       progress=progress, on_batch_done=on_batch_done, checkpoints=checkpoints,
-                      on_progress=on_progress)
+                      on_progress=on_progress,
+                      batch_rows=lambda idx: row_capacity(cfg, dataset, float(np.max(grid["frac"][idx]))))
 
 
 def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 64, keep_params: bool = True,
                progress: bool = True, on_batch_done: Callable | None = None,
                checkpoints: SweepCheckpoints | None = None,
-               on_progress: Callable[[SweepResult], None] | None = None) -> SweepResult:
+               on_progress: Callable[[SweepResult], None] | None = None,
+               batch_rows: Callable[[np.ndarray], int] | None = None) -> SweepResult:
     """The host loop of run_sweep for any per-run functions (`trainer.fns`) and any grid of arrays.
 
     Used directly by trainers whose runs are not the engine's (e.g. the Omnigrok
     representation toy model, grokjax.analysis.representation); options as run_sweep.
+    `batch_rows(run indices)`: the full-batch row slots of a batch (engine runs only).
     """
     cfg = trainer.cfg
     steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
@@ -199,8 +211,9 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
     for b, idx in enumerate(batches):
         hp = trainer.place(_pad(grid, idx, batch_size))
         store = checkpoints.batch(b, idx) if checkpoints is not None else None
+        rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
         try:
-            batch_curves, state = train_batch(trainer, hp, steps, bar, store)
+            batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows)
         finally:
             if store is not None:
                 store.close()  # waits for the background write, also on Ctrl-C
@@ -240,8 +253,9 @@ def _restore(trainer: BatchTrainer, hp: dict, n_points: int, store: BatchCheckpo
 
 
 def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
-                store: BatchCheckpoints | None = None) -> tuple[dict, RunState]:
-    """One batch of runs through the whole evaluation schedule, from `store`'s latest checkpoint if any."""
+                store: BatchCheckpoints | None = None, rows: int | None = None) -> tuple[dict, RunState]:
+    """One batch of runs through the whole evaluation schedule, from `store`'s latest checkpoint if any.
+    `rows`: full-batch row slots, at least the batch's largest n_train (None: the trainer's default)."""
     cfg = trainer.cfg
     resumed = _restore(trainer, hp, len(steps), store)
     if resumed is None:
@@ -264,7 +278,7 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
     best_val = np.max(np.nan_to_num(curves["val_acc"][:, :t0 + 1]), axis=1)
     for t in range(t0 + 1, len(steps)):
         n_steps = int(steps[t] - steps[t - 1])
-        state, metrics = trainer.chunk(n_steps)(state, hp)
+        state, metrics = trainer.chunk(n_steps, rows)(state, hp)
         metrics = jax.device_get(metrics)
         for k, v in metrics.items():
             curves[k][:, t] = v
