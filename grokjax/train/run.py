@@ -62,10 +62,11 @@ def effective_batch(cfg: StaticConfig, n_train: jax.Array) -> jax.Array:
     return jnp.minimum(n_train, cfg.batch_size)
 
 
-# Full-batch steps compute on a run's training rows only when the largest training set of
-# the sweep is at most this share of the table; above it, computing the whole table with a
-# mask is as fast for the MLP (its table path needs no gather; docs/performance.md).
-MAX_ROWS_SHARE = 0.8
+# Full-batch steps compute on the training rows when the largest training set is at most
+# this share of the table. Measured on the Doshi MLP, rows are faster than the masked whole
+# table up to frac 0.97 (0.93x), at up to 1.8x the memory per run (docs/performance.md);
+# 0 = always the whole table (the benchmarks' --full_table).
+MAX_ROWS_SHARE = 1.0
 
 
 def row_capacity(cfg: StaticConfig, dataset: Dataset, max_frac: float | None) -> int:
