@@ -107,11 +107,15 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
         h_BxN = (h_BxN - mean) * jax.lax.rsqrt(var + NORM_EPS)
         return h_BxN * params[name]["scale"] + params[name]["bias"], state
 
+    def rounded_T(u_NxP):
+        """u^T rounded as a matmul operand would be, so gathers, the table path and one-hot
+        matmuls compute the same function (also with --matmul_dtype=bfloat16)."""
+        return u_NxP.T.astype(operand_dtype).astype(u_NxP.dtype)
+
     def rows_of(u_NxP, idx):
         """u[:, idx].T: a plain transpose for all symbols in order, else a (small) one-hot matmul."""
         if len(idx) == n_elements and np.array_equal(idx, np.arange(n_elements)):
-            # Rounded as the one-hot matmul's operand would be, so both paths compute the same function.
-            return u_NxP.T.astype(operand_dtype).astype(u_NxP.dtype)
+            return rounded_T(u_NxP)
         return einsum("xp,np->xn", jax.nn.one_hot(idx, n_elements, dtype=u_NxP.dtype), u_NxP)
 
     def first_layer(params, inputs_Bx2):
@@ -128,7 +132,7 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
         x, y = inputs_Bx2[:, 0], inputs_Bx2[:, 1]
         # Row gathers (gradient: a scatter-add), not one-hot matmuls: measured 2.0x cheaper
         # per vmapped run on CPU for 512 rows, 1.4x for 4704 (benchmarks/first_layer.py).
-        return params["U"].T[x] + params["V"].T[y]
+        return rounded_T(params["U"])[x] + rounded_T(params["V"])[y]
 
     def apply(params, state, inputs_Bx2, *, train=False, rng=None, dropout_rate=0.0, example_mask=None):
         h_BxN = first_layer(params, inputs_Bx2)
