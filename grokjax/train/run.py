@@ -139,15 +139,16 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
             return inputs_all, data.labels, mask / data.n_train, mask
         if cfg.batch_size == 0:  # the (rows, active) of training_rows, the same every step
             rows, mask = train_rows
-            return jax.tree.map(lambda a: a[rows], inputs_all), data.labels[rows], mask / data.n_train, mask
-        # Positions sampled uniformly in [0, n_train) and mapped through the permutation;
-        # a fixed-size buffer with the first `eff` slots active keeps shapes static.
-        ranks = jax.random.randint(key, (cfg.batch_size,), 0, data.n_train)
-        rows = data.perm[ranks]
-        eff = effective_batch(cfg, data.n_train)
-        mask = jnp.arange(cfg.batch_size) < eff
-        inputs = jax.tree.map(lambda a: a[rows], inputs_all)
-        return inputs, data.labels[rows], mask / eff, mask
+            weights = mask / data.n_train
+        else:
+            # Positions sampled uniformly in [0, n_train) and mapped through the permutation;
+            # a fixed-size buffer with the first `eff` slots active keeps shapes static.
+            ranks = jax.random.randint(key, (cfg.batch_size,), 0, data.n_train)
+            rows = data.perm[ranks]
+            eff = effective_batch(cfg, data.n_train)
+            mask = jnp.arange(cfg.batch_size) < eff
+            weights = mask / eff
+        return jax.tree.map(lambda a: a[rows], inputs_all), data.labels[rows], weights, mask
 
     def train_step(state: RunState, hp: dict, train_rows: tuple | None = None) -> RunState:
         k_batch, k_dropout, k_weight_noise = jax.random.split(jax.random.fold_in(state.step_key, state.step), 3)
