@@ -134,9 +134,10 @@ def tree_take(tree, i: int):
     return jax.tree.map(lambda a: a[i], tree)
 
 
-def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = False) -> Callable[[], object]:
+def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = False, with_compiled: bool = False):
     """The engine's compiled chunk of `n_steps` for `grid` (jit(vmap(train_chunk)), as run_sweep),
-    or with `alone` for run 0 jitted without vmap; each call advances the runs and returns metrics."""
+    or with `alone` for run 0 jitted without vmap; each call advances the runs and returns metrics.
+    Returns the call, or with `with_compiled` (call, compiled program)."""
     import functools
 
     from grokjax.data.datasets import operation_dataset
@@ -157,7 +158,7 @@ def compiled_chunk(cfg: StaticConfig, grid: dict, n_steps: int, alone: bool = Fa
     def call():
         holder[0], metrics = compiled(holder[0], hp)
         return metrics
-    return call
+    return (call, compiled) if with_compiled else call
 
 
 def grid_of(n_runs: int, max_frac: float = 0.5) -> dict:

@@ -25,7 +25,8 @@ from absl import app, flags  # noqa: E402
 
 from common import CONFIGS, grid_of, load_average, write_table  # noqa: E402
 from grokjax.train import run  # noqa: E402
-from grokjax.train.sweep import run_sweep  # noqa: E402
+from grokjax.train.devices import run_mesh  # noqa: E402
+from grokjax.train.sweep import default_group_size, run_sweep  # noqa: E402
 
 flags.DEFINE_string("config", "small_mlp", f"one of: {', '.join(CONFIGS)}")
 flags.DEFINE_integer("runs", 64, "runs in the one-call sweep")
@@ -35,6 +36,8 @@ flags.DEFINE_integer("eval_every", 100, "steps between evaluations")
 flags.DEFINE_float("max_frac", 0.5, "the runs' training fractions go from this down to 0.3")
 flags.DEFINE_bool("full_table", False, "full batch: every step on the whole table with a mask (the engine "
                   "before steps were restricted to the training rows), for before/after numbers")
+flags.DEFINE_integer("group_size", -1, "the one call trains vmapped groups of this many runs one after "
+                     "another (run_sweep(group_size=...)); 0 = one vmap over all runs, -1 = the engine's default")
 flags.DEFINE_string("out", "sweep_vs_calls", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
 
@@ -53,8 +56,9 @@ def main(argv):
     if FLAGS.full_table:
         run.MAX_ROWS_SHARE = 0.0
     jax.clear_caches()
+    group_size = None if FLAGS.group_size < 0 else FLAGS.group_size
     wall_one, cpu_one = timed(lambda: run_sweep(cfg, grid, max_runs_per_batch=FLAGS.runs, progress=False,
-                                                keep_params=False))
+                                                keep_params=False, group_size=group_size))
     wall_sep, cpu_sep = 0.0, 0.0
     for i in range(FLAGS.separate):
         jax.clear_caches()
@@ -62,7 +66,8 @@ def main(argv):
                                        keep_params=False))
         wall_sep, cpu_sep = wall_sep + w, cpu_sep + c
     common = {"config": FLAGS.config, "full-batch step": "whole table" if FLAGS.full_table else "training rows",
-              "fracs": f"{FLAGS.max_frac:g}..0.3", "steps": FLAGS.steps}
+              "fracs": f"{FLAGS.max_frac:g}..0.3", "steps": FLAGS.steps,
+              "group size": default_group_size(run_mesh()) if group_size is None else group_size}
     rows = [{**common, "mode": f"one call, {FLAGS.runs} runs", "wall s": wall_one, "CPU s": cpu_one,
              "runs/s (wall)": FLAGS.runs / wall_one, "runs/s (CPU)": FLAGS.runs / cpu_one},
             {**common, "mode": f"separate calls ({FLAGS.separate} timed)", "wall s": wall_sep, "CPU s": cpu_sep,

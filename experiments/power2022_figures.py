@@ -220,8 +220,13 @@ def run_data_of(result: SweepResult, dataset):
     return init({k: np.asarray(v) for k, v in result.grid.items()}).data
 
 
+def task_name(cfg: StaticConfig) -> str:
+    # An S5 operation ignores p (its table is the 120 x 120 group table), so naming p would mislead.
+    return f"{cfg.op} (S5)" if OPERATIONS[cfg.op].is_group_s5 else f"{cfg.op} p={cfg.p}"
+
+
 def describe(cfg: StaticConfig) -> str:
-    return (f"{cfg.op} p={cfg.p} {cfg.model} w={cfg.width} L={cfg.depth} {cfg.optimizer} "
+    return (f"{task_name(cfg)} {cfg.model} w={cfg.width} L={cfg.depth} {cfg.optimizer} "
             f"batch={cfg.batch_size or 'full'}, {cfg.steps} steps")
 
 
@@ -230,7 +235,7 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
     cfg = sweeps[0].cfg
     title = f"Power et al. (2022) {figure}: {describe(cfg)}"
     if figure in ("operations", "embeddings"):  # several operations: name none of them
-        title = title.replace(f"{cfg.op} p=", "p=")
+        title = title.replace(task_name(cfg), "" if OPERATIONS[cfg.op].is_group_s5 else f"p={cfg.p}")
     if figure == "optimizers":  # the sweeps differ in batch size: name none
         title = title.replace(f"batch={cfg.batch_size or 'full'}", "batch per variant")
     groups = np.concatenate([s.groups for s in sweeps])

@@ -97,14 +97,19 @@ _CHOICES = {
 }
 
 
+def check_choice(name: str, value: str) -> None:
+    """Raises ConfigError (one line) unless `value` is one of the allowed values of static field `name`."""
+    allowed = _CHOICES[name]
+    if value not in allowed:
+        raise ConfigError(f"--{name}={value} is not allowed; choose one of: {', '.join(allowed)}")
+
+
 def validate_static(cfg: StaticConfig) -> None:
     """Raises ConfigError (one line) for a bad static setting."""
     from grokjax.data import operations  # local: keeps config importable without numpy tables
 
-    for name, allowed in _CHOICES.items():
-        value = getattr(cfg, name)
-        if value not in allowed:
-            raise ConfigError(f"--{name}={value} is not allowed; choose one of: {', '.join(allowed)}")
+    for name in _CHOICES:
+        check_choice(name, getattr(cfg, name))
     if cfg.op not in operations.OPERATIONS:
         raise ConfigError(f"--op={cfg.op} is unknown; choose one of: {', '.join(operations.operation_names())}")
     try:

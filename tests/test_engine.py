@@ -38,6 +38,16 @@ def test_vmapped_batch_equals_runs_trained_alone(tiny_cfg, variant):
     chex.assert_trees_all_close(together.params, alone.params, rtol=2e-4, atol=2e-5)
 
 
+def test_runs_trained_in_groups_equal_one_vmap_over_all_runs(tiny_cfg):
+    # The CPU default trains vmapped groups one after another; 6 runs in groups of 4 is one
+    # full group and a remainder, both must give what one vmap over the 6 runs gives.
+    grid = make_grid({"lr": 0.01}, [("frac", [0.3, 0.5, 0.7]), ("xi", [0.0, 0.3])], seeds=1)
+    grouped = run_sweep(tiny_cfg, grid, progress=False, group_size=4)
+    whole = run_sweep(tiny_cfg, grid, progress=False, group_size=0)
+    chex.assert_trees_all_close(grouped.curves, whole.curves, rtol=2e-4, atol=2e-5)
+    chex.assert_trees_all_close(grouped.params, whole.params, rtol=2e-4, atol=2e-5)
+
+
 def test_batches_of_a_large_grid_match_the_whole_grid(tiny_cfg):
     grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.5, 0.7])], seeds=2)
     whole = run_sweep(tiny_cfg, grid, progress=False)

@@ -6,6 +6,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from grokjax.config import check_choice
+
 Params = dict
 State = dict  # non-trainable state, e.g. BatchNorm running statistics; {} if none
 
@@ -24,7 +26,8 @@ class Model(NamedTuple):
     apply: Callable[..., tuple[jax.Array, State]]
 
 
-# Operand precision of the models' matmuls (StaticConfig.matmul_dtype); accumulation is float32 either way.
+# Operand precision of the models' matmuls (StaticConfig.matmul_dtype, whose allowed values
+# config.py lists); accumulation is float32 either way.
 MATMUL_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -41,10 +44,7 @@ def make_einsum(matmul_dtype: str = "float32") -> Callable[..., jax.Array]:
     dot runs in float32. That is the same arithmetic (a product of two bf16 numbers
     is exact in float32; only the summation order may differ), at no speed gain.
     """
-    if matmul_dtype not in MATMUL_DTYPES:
-        from grokjax.config import ConfigError
-        raise ConfigError(f"--matmul_dtype={matmul_dtype} is not allowed; choose one of: "
-                          f"{', '.join(MATMUL_DTYPES)}")
+    check_choice("matmul_dtype", matmul_dtype)
     if matmul_dtype == "float32":
         return jnp.einsum
     dtype = MATMUL_DTYPES[matmul_dtype]
