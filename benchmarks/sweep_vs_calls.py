@@ -25,8 +25,7 @@ from absl import app, flags  # noqa: E402
 
 from common import CONFIGS, grid_of, load_average, write_table  # noqa: E402
 from grokjax.train import run  # noqa: E402
-from grokjax.train.devices import run_mesh  # noqa: E402
-from grokjax.train.sweep import default_group_size, run_sweep  # noqa: E402
+from grokjax.train.sweep import run_sweep  # noqa: E402
 
 flags.DEFINE_string("config", "small_mlp", f"one of: {', '.join(CONFIGS)}")
 flags.DEFINE_integer("runs", 64, "runs in the one-call sweep")
@@ -67,7 +66,7 @@ def main(argv):
         wall_sep, cpu_sep = wall_sep + w, cpu_sep + c
     common = {"config": FLAGS.config, "full-batch step": "whole table" if FLAGS.full_table else "training rows",
               "fracs": f"{FLAGS.max_frac:g}..0.3", "steps": FLAGS.steps,
-              "group size": default_group_size(run_mesh()) if group_size is None else group_size}
+              "group size": "default" if group_size is None else group_size}
     rows = [{**common, "mode": f"one call, {FLAGS.runs} runs", "wall s": wall_one, "CPU s": cpu_one,
              "runs/s (wall)": FLAGS.runs / wall_one, "runs/s (CPU)": FLAGS.runs / cpu_one},
             {**common, "mode": f"separate calls ({FLAGS.separate} timed)", "wall s": wall_sep, "CPU s": cpu_sep,

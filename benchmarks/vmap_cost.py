@@ -37,8 +37,8 @@ flags.DEFINE_bool("generic_mlp", False, "MLP: the generic (row-gather) first lay
                   "instead of the A[x] + B[y] table path")
 flags.DEFINE_bool("full_table", False, "full batch: compute every step on the whole table with a mask "
                   "(the engine before steps were restricted to the training rows), for before/after numbers")
-flags.DEFINE_integer("group_size", 0, "train vmapped groups of this many runs one after another "
-                     "(BatchTrainer(group_size=...)); 0 = one vmap over all R")
+flags.DEFINE_integer("group_size", -1, "train vmapped groups of this many runs one after another "
+                     "(BatchTrainer(group_size=...)); 0 = one vmap over all R, -1 = the engine's default")
 flags.DEFINE_float("max_frac", 0.5, "the runs' training fractions go from this down to 0.3 (full-batch "
                    "steps hold the training rows of the largest)")
 flags.DEFINE_string("out", "vmap_cost", "table name under benchmarks/results/")
@@ -88,18 +88,19 @@ def measure(name: str, n_runs_list: list[int]) -> list[dict]:
             variants[" (full table)"] = make_run_fns(run_cfg, dataset)
         calls, info = [matmul], []
         for suffix, fns in variants.items():
-            trainer = BatchTrainer(run_cfg, fns, group_size=FLAGS.group_size)
+            trainer = BatchTrainer(run_cfg, fns, group_size=None if FLAGS.group_size < 0 else FLAGS.group_size)
             hp = trainer.place(grid)
             state = trainer.init(hp)
+            group = trainer.groups_of(state)
             useful = step_flops(variants[""], tree_take(state, 0), tree_take(hp, 0))
             xla = step_flops(fns, tree_take(state, 0), tree_take(hp, 0))
             alone, batch = compiled_pair(fns, trainer, state, hp, n_steps)
             calls += [alone[0], batch[0]]
-            info.append((suffix, useful, xla, alone, batch))
+            info.append((suffix, useful, xla, alone, batch, group))
         times = best_times(calls, FLAGS.min_seconds)
         (t_peak, c_peak), times = times[0], times[1:]
         peak, cpu_peak = matmul_flops / t_peak, matmul_flops / c_peak
-        for i, (suffix, flops, xla_flops, alone, batch) in enumerate(info):
+        for i, (suffix, flops, xla_flops, alone, batch, group) in enumerate(info):
             (t_alone, c_alone), (t_batch, c_batch) = times[2 * i], times[2 * i + 1]
             alone_step, t_step = t_alone / n_steps, t_batch / n_steps
             cpu = (c_alone / n_steps, c_batch / n_steps, cpu_peak)
@@ -107,7 +108,7 @@ def measure(name: str, n_runs_list: list[int]) -> list[dict]:
                 seen_alone.add(suffix)
                 rows.append(_row(name, "alone" + suffix, 1, alone_step, alone_step, flops, peak, alone[2],
                                  memory_of(alone[1]), 1, (cpu[0], cpu[0], cpu_peak), xla_flops))
-            variant = (f"vmap/{FLAGS.group_size}" if FLAGS.group_size else "vmap") + suffix
+            variant = (f"vmap in groups of {group}" if group else "vmap") + suffix
             rows.append(_row(name, variant, n_runs, t_step, alone_step, flops, peak, batch[2], memory_of(batch[1]),
                              n_runs, cpu, xla_flops))
             print(f"{name}{suffix} R={n_runs}: {1e3 * t_step / n_runs:.3f} ms per run-step, {1e3 * alone_step:.3f} "

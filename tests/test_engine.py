@@ -13,7 +13,8 @@ from grokjax.data.datasets import operation_dataset
 from grokjax.train.run import make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 from grokjax.train.summary import first_step_reaching, summarize
-from grokjax.train.sweep import make_grid, run_sweep
+from grokjax.train.sweep import (CPU_GROUP_SIZE, CPU_LARGE_RUN_BYTES, cpu_group_size, make_grid,
+                                  run_sweep)
 
 
 def curves_of(result, runs):
@@ -46,6 +47,11 @@ def test_runs_trained_in_groups_equal_one_vmap_over_all_runs(tiny_cfg):
     whole = run_sweep(tiny_cfg, grid, progress=False, group_size=0)
     chex.assert_trees_all_close(grouped.curves, whole.curves, rtol=2e-4, atol=2e-5)
     chex.assert_trees_all_close(grouped.params, whole.params, rtol=2e-4, atol=2e-5)
+
+
+def test_small_runs_share_a_vmap_on_cpu_and_large_runs_go_one_by_one():
+    assert cpu_group_size(0.1 * 2 ** 20) == CPU_GROUP_SIZE
+    assert cpu_group_size(CPU_LARGE_RUN_BYTES) == cpu_group_size(50 * CPU_LARGE_RUN_BYTES) == 1
 
 
 def test_batches_of_a_large_grid_match_the_whole_grid(tiny_cfg):

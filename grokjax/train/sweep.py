@@ -88,16 +88,22 @@ def _run_mesh():
     return devices.run_mesh()
 
 
-# On one CPU device, a chunk trains its runs in vmapped groups of this many, one group after
-# another: a group's working set stays in cache, where a vmap over 64 small runs does not
-# (small MLP at R = 64: 1.17-1.23x the CPU time per run of one run alone, 0.87-0.99x in groups
-# of 16; docs/performance.md). Accelerators run the whole vmap at once (grouping would only
-# serialize their kernels), as does a run axis sharded across devices.
+# On one CPU device a chunk trains its runs in vmapped groups, one group after another, so a
+# group's working set stays in cache. Small runs (state: parameters, optimizer state and data
+# split, under CPU_LARGE_RUN_BYTES) go in groups of CPU_GROUP_SIZE: at R = 64 the small MLP
+# (0.1 MiB) costs 0.78x the CPU time per run of one run alone, 1.17-1.23x in one vmap, and the
+# small transformer (0.3 MiB) 0.77x vs 0.82-0.98x. Large runs are matmul-bound and gain nothing
+# from sharing a vmap, so they go one after another: Doshi MLP (1.8 MiB) at R = 16 0.91x vs
+# 1.14x, Power transformer (4.9 MiB) at R = 4 1.01x vs 1.31x (docs/performance.md).
+# Accelerators run the whole vmap at once (grouping would only serialize their kernels), as
+# does a run axis sharded across devices.
 CPU_GROUP_SIZE = 16
+CPU_LARGE_RUN_BYTES = 2 ** 20
 
 
-def default_group_size(mesh) -> int:
-    return CPU_GROUP_SIZE if mesh is None and jax.default_backend() == "cpu" else 0
+def cpu_group_size(state_bytes_per_run: float) -> int:
+    """Runs vmapped together on a CPU: CPU_GROUP_SIZE small runs, or one large run."""
+    return 1 if state_bytes_per_run >= CPU_LARGE_RUN_BYTES else CPU_GROUP_SIZE
 
 
 class BatchTrainer:
@@ -114,10 +120,10 @@ class BatchTrainer:
         self.mesh = _run_mesh() if mesh is None else mesh
         # group_size > 0 (one device only): the chunk trains groups of this many vmapped runs
         # one group after another (lax.map), so a group's working set can stay in CPU cache;
-        # None: CPU_GROUP_SIZE on a single CPU device, else 0 (one vmap over all runs).
-        if group_size is None:
-            group_size = default_group_size(self.mesh)
-        self.group_size = group_size if self.mesh is None else 0
+        # 0: one vmap over all runs; None: cpu_group_size on a single CPU device, else 0.
+        if self.mesh is not None or (group_size is None and jax.default_backend() != "cpu"):
+            group_size = 0
+        self.group_size = group_size
         state_out, metrics_out = self._out_shardings()
         self.init = jax.jit(jax.vmap(fns.init), out_shardings=state_out)
         self.evaluate = jax.jit(jax.vmap(fns.evaluate), out_shardings=metrics_out)
@@ -136,13 +142,23 @@ class BatchTrainer:
         fn = functools.partial(self.fns.train_chunk, n_steps=n_steps, **({} if rows is None else {"rows": rows}))
         state_out, metrics_out = self._out_shardings()
         out = None if state_out is None else (state_out, metrics_out)
-        if self.group_size:
-            def grouped(state, hp):
-                if jax.tree.leaves(hp)[0].shape[0] <= self.group_size:  # one group: plain vmap
-                    return jax.vmap(fn)(state, hp)
-                return jax.lax.map(lambda a: fn(*a), (state, hp), batch_size=self.group_size)
-            return jax.jit(grouped, donate_argnums=0)
-        return jax.jit(jax.vmap(fn), donate_argnums=0, out_shardings=out)
+        if self.group_size == 0:
+            return jax.jit(jax.vmap(fn), donate_argnums=0, out_shardings=out)
+
+        def grouped(state, hp):
+            size = self.groups_of(state)
+            if size == 0:
+                return jax.vmap(fn)(state, hp)
+            return jax.lax.map(lambda a: fn(*a), (state, hp), batch_size=size)
+        return jax.jit(grouped, donate_argnums=0)
+
+    def groups_of(self, state) -> int:
+        """Size of the vmapped groups a chunk trains `state`'s runs in (0: one vmap over all)."""
+        n_runs = jax.tree.leaves(state)[0].shape[0]
+        size = self.group_size
+        if size is None:
+            size = cpu_group_size(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) / n_runs)
+        return size if 0 < size < n_runs else 0
 
     def place(self, hp: dict) -> dict:
         """Put the run axis on the devices: sharded across them when there are several."""
