@@ -14,6 +14,14 @@ Writes <prefix>_embedding_ipr.png, <prefix>_output_ipr.png (one histogram per gr
 out like the phase diagram: columns = x axis, rows = y axis; seeds pooled; the first snapshot in
 gray when it is step 0) and <prefix>_ipr_numbers.json (per grid point: axes, phase, final
 accuracies, mean embedding / output IPR, the fraction of embedding neurons with IPR < 0.2).
+
+Figure 14 compares sweeps that differ in one static setting (the MLP's --init) at one grid point:
+
+    python experiments/doshi2024_embedding_ipr.py --compare=runs/a,runs/b,runs/c --where=wd=6,xi=0.2 \
+        --out=docs/figures/doshi2024 --prefix=fig14_mlp3_cpu_wd6_xi0.2
+
+writes <prefix>_compare.png (rows = sweeps, columns = input-layer and output-layer IPR) and
+<prefix>_compare_numbers.json.
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ from absl import app, flags
 from grokjax import cli
 from grokjax.analysis import ipr as ipr_lib
 from grokjax.analysis.run_dir import load_run_dir, require_workdir, write_numbers
+from grokjax.checkpoint.reader import SweepDir
 from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
@@ -36,6 +45,9 @@ FLAGS = flags.FLAGS
 for _define, _name, _default, _help in (
         (flags.DEFINE_string, "out", "docs/figures/doshi2024", "directory for the PNGs and the numbers JSON"),
         (flags.DEFINE_string, "prefix", "fig7", "file name prefix"),
+        (flags.DEFINE_string, "compare", "", "comma-separated finished sweeps to compare at the --where point "
+                                             "(instead of --workdir)"),
+        (flags.DEFINE_string, "where", "", "with --compare: the grid point, e.g. wd=6,xi=0.2 (one run per sweep)"),
 ):
     if _name not in FLAGS:
         _define(_name, _default, _help)
@@ -108,9 +120,48 @@ def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
     return write_numbers(out, f"{prefix}_ipr_numbers.json", numbers)
 
 
+def compare_sweeps(workdirs: list[str], where: str, out: str, prefix: str) -> dict:
+    """Input- and output-layer IPR of the run at `where` in each sweep (Figure 14's rows)."""
+    from grokjax.inspect import select_run  # local: the --where parsing of `python -m grokjax.inspect`
+
+    finals, inits, titles, rows = [], [], [], []
+    for workdir in workdirs:
+        run = select_run(SweepDir(workdir), None, where)
+        cfg, grid, _, summary, snap_steps, params_at = load_run_dir(workdir)
+        n_elements = operation_dataset(cfg.op, cfg.p).n_classes
+        pick = lambda params: {k: v[run] for k, v in params.items()}  # noqa: E731
+        final = pick(params_at(snap_steps[-1]))
+        initial = pick(params_at(0)) if snap_steps[0] == 0 and len(snap_steps) > 1 else None
+        layers = {"embedding": lambda p: ipr_lib.embedding_ipr(p, n_elements), "output": ipr_lib.output_ipr}
+        row = {"workdir": workdir, "run": run, "init": cfg.init, "phase": str(summary["phase"][run]),
+               **{c: float(summary[c][run]) for c in SUMMARY_COLUMNS if c in summary}}
+        for layer, of in layers.items():
+            values = of(final)
+            finals.append(values)
+            inits.append(of(initial) if initial is not None else np.full_like(values, np.nan))
+            titles.append(f"init={cfg.init}, {where}: {row['phase']}\n"
+                          + ("input layer (rows of U, V)" if layer == "embedding" else "output layer (columns of W)"))
+            row[f"mean_{layer}_ipr"] = float(np.nanmean(values))
+            row[f"frac_{layer}_ipr_below_{LOW_IPR}"] = float(np.mean(values < LOW_IPR))
+            if initial is not None:
+                row[f"mean_{layer}_ipr_init"] = float(np.nanmean(inits[-1]))
+        rows.append(row)
+    os.makedirs(out, exist_ok=True)
+    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_compare.png"), finals, inits, titles, 2,
+                                  "IPR")
+    return write_numbers(out, f"{prefix}_compare_numbers.json", {"where": where, "sweeps": rows})
+
+
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
+        if FLAGS.compare:
+            if not FLAGS.where:
+                raise ConfigError("--compare needs --where=name=value,... (the grid point to compare)")
+            numbers = compare_sweeps(FLAGS.compare.split(","), FLAGS.where, FLAGS.out, FLAGS.prefix)
+            for row in numbers["sweeps"]:
+                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+            return
         numbers = embedding_ipr_figures(require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)
         for row in numbers["points"]:
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "runs"})

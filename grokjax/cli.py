@@ -30,6 +30,7 @@ STATIC_HELP = {
     "depth": "MLP hidden layers or transformer layers", "heads": "transformer attention heads",
     "mlp_width": "transformer feed-forward width (0 = 4 * width)",
     "activation": "quadratic | relu | gelu", "norm": "none | batchnorm | layernorm",
+    "init": "MLP weights: doshi N(0, (16N)^(-2/3)) | standard N(0, 2/fan_in) | lazy N(0, 2/N^(2/3))",
     "loss": "mse | ce", "optimizer": "adamw | adam | sgd", "beta1": "Adam beta1", "beta2": "Adam beta2",
     "adam_eps": "Adam epsilon", "decay_to": "weight decay target: origin | init",
     "warmup_steps": "linear learning-rate warmup steps", "batch_size": "minibatch size (0 = full batch)",

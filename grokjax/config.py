@@ -31,6 +31,7 @@ class StaticConfig:
     mlp_width: int = 0  # transformer feed-forward width; 0 means 4 * width
     activation: str = "quadratic"  # quadratic | relu | gelu
     norm: str = "none"  # none | batchnorm | layernorm
+    init: str = "doshi"  # MLP weights: doshi | standard | lazy (Doshi et al. App. A, G.3; models/mlp.py)
     # Loss and optimizer.
     loss: str = "mse"  # mse | ce
     optimizer: str = "adamw"  # adamw | adam | sgd
@@ -83,11 +84,13 @@ HPARAMS: dict[str, HParamSpec] = {
                                "std of Gaussian weight noise in the forward pass"),
 }
 SEED_KEYS = ("model_seed", "data_seed")
+MLP_INITS = ("doshi", "standard", "lazy")  # grokjax.models.mlp.init_stds
 
 _CHOICES = {
     "model": ("mlp", "transformer"),
     "activation": ("quadratic", "relu", "gelu"),
     "norm": ("none", "batchnorm", "layernorm"),
+    "init": MLP_INITS,
     "loss": ("mse", "ce"),
     "optimizer": ("adamw", "adam", "sgd"),
     "decay_to": ("origin", "init"),
@@ -126,6 +129,9 @@ def validate_static(cfg: StaticConfig) -> None:
         raise ConfigError("--activation=quadratic is for the MLP; the transformer allows: relu, gelu")
     if cfg.model == "transformer" and cfg.norm == "batchnorm":
         raise ConfigError("--norm=batchnorm is for the MLP; the transformer allows: none, layernorm")
+    if cfg.model == "transformer" and cfg.init != "doshi":
+        raise ConfigError(f"--init={cfg.init} is for the MLP; the transformer keeps its own initialization "
+                          "and allows: doshi (the default)")
     if cfg.model == "transformer" and cfg.width % cfg.heads:
         raise ConfigError(f"--width={cfg.width} must be divisible by --heads={cfg.heads}")
     if cfg.batch_rule == "power" and cfg.batch_size == 0:

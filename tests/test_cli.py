@@ -58,6 +58,8 @@ def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
     (["--nonsense=1"], "nonsense"),
     (["stray"], "unexpected arguments: stray"),
     (["--matmul_dtype=float16"], "--matmul_dtype=float16"),
+    (["--init=xavier"], "--init=xavier is not allowed; choose one of: doshi, standard, lazy"),
+    (["--model=transformer", "--activation=relu", "--init=lazy"], "--init=lazy is for the MLP"),
     (["--num_shards=2", "--shard_index=2"], "--shard_index=2"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, args, needle):

@@ -120,6 +120,68 @@ def test_batchnorm_experiment_tiny(tmp_path, tiny_cfg):
     assert os.path.getsize(tmp_path / "fig" / "fig5_batchnorm.png") > 1000
 
 
+def test_batchnorm_layers_pair_each_norm_with_the_weights_it_scales():
+    from grokjax.analysis.batchnorm import batchnorm_layers, ipr_gamma_correlations
+    from grokjax.analysis.ipr import embedding_ipr, output_ipr
+
+    rng = np.random.default_rng(0)
+    p, n = 13, 40
+    params = {"U": rng.normal(size=(n, p)), "V": rng.normal(size=(n, p)), "hidden_1": rng.normal(size=(n, n)),
+              "W": rng.normal(size=(p, n))}
+    # Half the neurons periodic on the input side, a different half on the output side.
+    cosine = np.cos(2 * np.pi * 3 * np.arange(p) / p)
+    params["U"][: n // 2] = params["V"][: n // 2] = cosine
+    params["W"][:, n // 4: 3 * n // 4] = cosine[:, None]
+    in_ipr, out_ipr = embedding_ipr(params, p), output_ipr(params)
+    params["batchnorm_0"] = {"scale": -2.0 * in_ipr, "bias": np.zeros(n)}  # |gamma| rises with input IPR
+    params["batchnorm_1"] = {"scale": out_ipr ** 2, "bias": np.zeros(n)}  # gamma rises with output IPR
+    layers = batchnorm_layers(params)
+    assert set(layers) == {"input", "output"}
+    np.testing.assert_array_equal(layers["input"][1], params["batchnorm_0"]["scale"])
+    np.testing.assert_array_equal(layers["output"][1], params["batchnorm_1"]["scale"])
+    assert ipr_gamma_correlations(*layers["input"])["spearman_ipr_abs_gamma"] == pytest.approx(1.0)
+    assert ipr_gamma_correlations(*layers["input"])["spearman_ipr_gamma"] == pytest.approx(-1.0)
+    assert ipr_gamma_correlations(*layers["output"])["spearman_ipr_gamma"] == pytest.approx(1.0)
+    # The eq. 1 MLP (one norm, no hidden layer): neuron IPR (eq. 4) against batchnorm_0.
+    shallow = {k: params[k] for k in ("U", "V", "W", "batchnorm_0")}
+    assert set(batchnorm_layers(shallow)) == {"neuron"}
+    with pytest.raises(KeyError):
+        batchnorm_layers({k: params[k] for k in ("U", "V", "W")})
+
+
+def test_batchnorm_experiment_deeper_mlp_tiny(tmp_path, tiny_cfg):
+    import dataclasses
+
+    from scipy import stats
+
+    from grokjax.analysis.ipr import output_ipr
+    from grokjax.analysis.run_dir import load_run_dir
+    from grokjax.checkpoint.store import CheckpointOptions
+    from grokjax.train.experiment import run_grid_experiment
+    from grokjax.train.sweep import make_grid
+
+    run_dir = str(tmp_path / "bn3")
+    cfg = dataclasses.replace(tiny_cfg, depth=2, activation="relu", norm="batchnorm", batch_size=16, steps=20,
+                              eval_every=20)
+    run_grid_experiment(cfg, make_grid({"frac": 0.6}, [("xi", [0.1, 0.3])]), run_dir, ["xi"], progress=False,
+                        checkpoint=CheckpointOptions(snapshot_steps=(20,)))
+    out = tmp_path / "fig"
+    # The same directory stands in for the no-norm network (only its histograms are drawn).
+    numbers = _load_script("doshi2024_batchnorm").batchnorm_experiment(run_dir, run_dir, str(out), run=1)
+    assert numbers["depth"] == 2 and numbers["xi"] == pytest.approx(0.3)
+    for layer in ("input", "output"):
+        assert 0 < numbers[f"mean_ipr_{layer}_bn"] <= 1
+        assert -1 <= numbers[f"pearson_ipr_abs_gamma_{layer}"] <= 1
+    # The output-layer correlation is the one of run 1's W columns with the BatchNorm right before W.
+    params = load_run_dir(run_dir)[5](20)
+    expected = stats.spearmanr(output_ipr(params)[1], np.abs(params["batchnorm_1"]["scale"][1]))[0]
+    assert numbers["spearman_ipr_abs_gamma_output"] == pytest.approx(expected)
+    for name in ("fig15_curves", "fig15_ipr_hist", "fig15_batchnorm"):
+        assert os.path.getsize(out / f"{name}.png") > 1000
+    with open(out / "fig15_numbers.json") as f:
+        assert json.load(f)["run"] == 1
+
+
 def test_prune_width_experiment_tiny(tmp_path, tiny_cfg):
     module = _load_script("doshi2024_prune_width")
     hp = {"frac": 0.6, "xi": 0.2, "wd": 1.0, "lr": 0.01}
@@ -157,3 +219,11 @@ def test_embedding_ipr_end_to_end_tiny(tmp_path, tiny_cfg, model):
         assert os.path.getsize(tmp_path / "fig" / f"t_{name}.png") > 1000
     with open(tmp_path / "fig" / "t_ipr_numbers.json") as f:
         assert json.load(f)["static"]["model"] == cfg.model
+    if model == "mlp3":  # Figure 14: the same grid point of several sweeps side by side
+        compared = _load_script("doshi2024_embedding_ipr").compare_sweeps([run_dir, run_dir], "wd=1,xi=0.3",
+                                                                          str(tmp_path / "fig"), "c")
+        assert [row["run"] for row in compared["sweeps"]] == [3, 3]
+        row = compared["sweeps"][0]
+        assert row["init"] == "doshi"
+        assert row["mean_embedding_ipr"] == pytest.approx(numbers["points"][3]["mean_embedding_ipr"])
+        assert os.path.getsize(tmp_path / "fig" / "c_compare.png") > 1000

@@ -2,10 +2,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from grokjax.analysis.phases import classify_phase
 from grokjax.models.base import scale_params
-from grokjax.models.mlp import doshi_init_std, make_mlp
+from grokjax.config import ConfigError, StaticConfig
+from grokjax.models import make_model
+from grokjax.models.mlp import doshi_init_std, init_stds, make_mlp
 from grokjax.train.losses import cross_entropy, masked_mean, mse
 
 
@@ -18,6 +21,33 @@ def test_mlp_init_follows_doshi_and_alpha_scales_every_parameter():
     assert np.isclose(doshi_init_std(500), 8000 ** (-1 / 3))
     scaled = scale_params(params, 3.0)
     np.testing.assert_allclose(scaled["W"], 3.0 * params["W"])
+
+
+@pytest.mark.parametrize("init,expected", [
+    # Doshi et al. App. A; G.3 (i) N(0, 2/fan_in): W_in = [U V] has fan_in 2p, hidden and W fan_in N;
+    # G.3 (ii) N(0, 2/N^(2/3)).
+    ("doshi", lambda p, n: dict.fromkeys(("U", "V", "hidden_1", "W"), (16 * n) ** (-1 / 3))),
+    ("standard", lambda p, n: {"U": (2 / (2 * p)) ** 0.5, "V": (2 / (2 * p)) ** 0.5,
+                               "hidden_1": (2 / n) ** 0.5, "W": (2 / n) ** 0.5}),
+    ("lazy", lambda p, n: dict.fromkeys(("U", "V", "hidden_1", "W"), (2 / n ** (2 / 3)) ** 0.5)),
+])
+def test_mlp_init_option_gives_the_stated_std_per_layer(init, expected):
+    p, width = 31, 1024  # >= 31k weights per matrix: the sample std is within ~0.5% of the true one
+    cfg = StaticConfig(p=p, width=width, depth=2, activation="relu", init=init)
+    params, _ = make_model(cfg, p).init(jax.random.key(3))
+    for name, std in expected(p, width).items():
+        assert float(params[name].std()) == pytest.approx(std, rel=0.02), name
+        assert abs(float(params[name].mean())) < 0.05 * std, name
+    # The schemes rescale the same normal draws: a run's weights differ only by each layer's scale.
+    doshi, _ = make_model(StaticConfig(p=p, width=width, depth=2), p).init(jax.random.key(3))
+    stds = init_stds(init, p, width, 2)
+    for name in expected(p, width):
+        np.testing.assert_allclose(params[name] / stds[name], doshi[name] / doshi_init_std(width), rtol=1e-5)
+
+
+def test_mlp_init_rejects_an_unknown_scheme_in_one_line():
+    with pytest.raises(ConfigError, match=r"^--init=xavier is not allowed; choose one of: doshi, standard, lazy$"):
+        make_mlp(7, width=8, init="xavier")
 
 
 def test_mlp_computes_doshi_equation_one():

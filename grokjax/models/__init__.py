@@ -10,7 +10,7 @@ def make_model(cfg, n_elements: int) -> Model:
         from grokjax.models.mlp import make_mlp
         return make_mlp(n_elements, width=cfg.width, depth=cfg.depth, activation=cfg.activation,
                         norm=cfg.norm, use_dropout=cfg.enable_dropout,
-                        matmul_dtype=cfg.matmul_dtype)
+                        matmul_dtype=cfg.matmul_dtype, init=cfg.init)
     if cfg.model == "transformer":
         from grokjax.models.transformer import make_transformer
         return make_transformer(n_elements, width=cfg.width, depth=cfg.depth, heads=cfg.heads,

@@ -6,6 +6,9 @@ U, V are (N, p) and W is (p, N), the shapes the paper's IPR is defined on
 (rows of U and V, columns of W). `depth > 1` inserts (N, N) hidden layers
 (Doshi et al. Figure 7 use a 3-layer ReLU MLP). An optional BatchNorm or
 LayerNorm and dropout follow each activation.
+
+`init` picks the weight distribution of every layer (Doshi et al. App. A and G.3):
+"doshi" N(0, (16N)^(-2/3)), "standard" N(0, 2/fan_in), "lazy" N(0, 2/N^(2/3)).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from grokjax.config import MLP_INITS, ConfigError
 from grokjax.models.base import ACTIVATIONS, MATMUL_DTYPES, Model, dropout, make_einsum
 
 BATCHNORM_MOMENTUM = 0.1  # PyTorch's default, which the paper's code uses
@@ -25,6 +29,25 @@ NORM_EPS = 1e-5
 def doshi_init_std(width: int) -> float:
     """Doshi et al. App. A: weights ~ N(0, (16N)^(-2/3)), i.e. std (16N)^(-1/3)."""
     return (16.0 * width) ** (-1.0 / 3.0)
+
+
+def init_stds(init: str, n_elements: int, width: int, depth: int) -> dict[str, float]:
+    """The std of each weight matrix under `init` (one of config.MLP_INITS), keyed like the params.
+
+    "standard" is He init on the paper's layers: the input layer is W_in = [U V], one
+    (N, 2p) matrix on the concatenated one-hots (eq. 1; the authors' code has
+    nn.Linear(2p, N)), so its fan_in is 2 * n_elements; hidden layers and W have fan_in N.
+    """
+    if init == "doshi":
+        stds = dict.fromkeys(("U", "V", "W"), doshi_init_std(width))
+    elif init == "standard":
+        input_std = math.sqrt(2.0 / (2 * n_elements))
+        stds = {"U": input_std, "V": input_std, "W": math.sqrt(2.0 / width)}
+    elif init == "lazy":
+        stds = dict.fromkeys(("U", "V", "W"), math.sqrt(2.0) * width ** (-1.0 / 3.0))
+    else:
+        raise ConfigError(f"--init={init} is not allowed; choose one of: {', '.join(MLP_INITS)}")
+    return {**stds, **{f"hidden_{i}": stds["W"] for i in range(1, depth)}}
 
 
 def _masked_moments(h_BxN: jax.Array, mask_B: jax.Array | None):
@@ -64,22 +87,21 @@ USE_TABLE_STRUCTURE = True
 
 def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: str = "quadratic",
              norm: str = "none", use_dropout: bool = False, n_classes: int | None = None,
-             matmul_dtype: str = "float32") -> Model:
+             matmul_dtype: str = "float32", init: str = "doshi") -> Model:
     n_classes = n_classes or n_elements
     einsum = make_einsum(matmul_dtype)
     operand_dtype = MATMUL_DTYPES[matmul_dtype]
     act = ACTIVATIONS[activation]
-    std = doshi_init_std(width)
-
     shapes = {"U": (width, n_elements), "V": (width, n_elements), "W": (n_classes, width),
               **{f"hidden_{i}": (width, width) for i in range(1, depth)}}
+    stds = init_stds(init, n_elements, width, depth)
 
-    def init(key):
+    def init_params(key):  # not `init`: that is the scheme's name here
         # One flat draw, sliced: each separate jax.random call costs seconds of XLA compile on CPU.
         sizes = [math.prod(s) for s in shapes.values()]
-        flat = std * jax.random.normal(key, (sum(sizes),))
+        flat = jax.random.normal(key, (sum(sizes),))
         offsets = itertools.accumulate(sizes, initial=0)
-        params = {name: flat[start:start + size].reshape(shape)
+        params = {name: stds[name] * flat[start:start + size].reshape(shape)
                   for (name, shape), start, size in zip(shapes.items(), offsets, sizes)}
         state = {}
         if norm != "none":
@@ -146,4 +168,4 @@ def make_mlp(n_elements: int, *, width: int = 500, depth: int = 1, activation: s
                 h_BxN = dropout(h_BxN, dropout_rate, jax.random.fold_in(rng, i))
         return einsum("bn,cn->bc", h_BxN, params["W"]), state
 
-    return Model(init, apply)
+    return Model(init_params, apply)

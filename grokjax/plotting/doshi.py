@@ -139,12 +139,18 @@ def plot_logits(path: str, logits: list[np.ndarray], given: list[np.ndarray], tr
 
 def plot_scatter(path: str, x, y, xlabel: str, ylabel: str, title: str) -> None:
     """Figure 5 (right): BatchNorm weight against neuron IPR."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.4))
-    ax.plot(x, y, ".", ms=4)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    _save(fig, path, left=0.18)
+    plot_scatters(path, [(x, y, xlabel, ylabel, title)])
+
+
+def plot_scatters(path: str, panels: list[tuple]) -> None:
+    """Figures 5 and 15: one scatter per (x, y, xlabel, ylabel, title) panel, side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (x, y, xlabel, ylabel, title) in zip(axes[0], panels):
+        ax.plot(x, y, ".", ms=4)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=9)
+    _save(fig, path, left=0.18 / len(panels))
 
 
 def plot_analytic(path: str, widths, accuracies: dict[int, list[float]], ipr_values: np.ndarray, title: str) -> None:
