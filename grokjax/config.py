@@ -84,13 +84,12 @@ HPARAMS: dict[str, HParamSpec] = {
                                "std of Gaussian weight noise in the forward pass"),
 }
 SEED_KEYS = ("model_seed", "data_seed")
-MLP_INITS = ("doshi", "standard", "lazy")  # grokjax.models.mlp.init_stds
 
 _CHOICES = {
     "model": ("mlp", "transformer"),
     "activation": ("quadratic", "relu", "gelu"),
     "norm": ("none", "batchnorm", "layernorm"),
-    "init": MLP_INITS,
+    "init": ("doshi", "standard", "lazy"),  # grokjax.models.mlp.init_stds
     "loss": ("mse", "ce"),
     "optimizer": ("adamw", "adam", "sgd"),
     "decay_to": ("origin", "init"),

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax.config import MLP_INITS, ConfigError
+from grokjax.config import check_choice
 from grokjax.models.base import ACTIVATIONS, MATMUL_DTYPES, Model, dropout, make_einsum
 
 BATCHNORM_MOMENTUM = 0.1  # PyTorch's default, which the paper's code uses
@@ -32,21 +32,20 @@ def doshi_init_std(width: int) -> float:
 
 
 def init_stds(init: str, n_elements: int, width: int, depth: int) -> dict[str, float]:
-    """The std of each weight matrix under `init` (one of config.MLP_INITS), keyed like the params.
+    """The std of each weight matrix under `init` (doshi, standard or lazy), keyed like the params.
 
     "standard" is He init on the paper's layers: the input layer is W_in = [U V], one
     (N, 2p) matrix on the concatenated one-hots (eq. 1; the authors' code has
     nn.Linear(2p, N)), so its fan_in is 2 * n_elements; hidden layers and W have fan_in N.
     """
+    check_choice("init", init)
     if init == "doshi":
         stds = dict.fromkeys(("U", "V", "W"), doshi_init_std(width))
     elif init == "standard":
         input_std = math.sqrt(2.0 / (2 * n_elements))
         stds = {"U": input_std, "V": input_std, "W": math.sqrt(2.0 / width)}
-    elif init == "lazy":
+    else:  # lazy
         stds = dict.fromkeys(("U", "V", "W"), math.sqrt(2.0) * width ** (-1.0 / 3.0))
-    else:
-        raise ConfigError(f"--init={init} is not allowed; choose one of: {', '.join(MLP_INITS)}")
     return {**stds, **{f"hidden_{i}": stds["W"] for i in range(1, depth)}}
 
 
