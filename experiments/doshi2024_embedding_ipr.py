@@ -10,6 +10,9 @@ unembedding), which Figure 14 shows for the 3-layer MLPs.
     python experiments/doshi2024_embedding_ipr.py --workdir=runs/doshi2024_fig7_transformer_cpu \
         --out=docs/figures/doshi2024 --prefix=fig7_transformer_cpu
 
+With --compare_grids=label=dir,label=dir (Figure 12: one sweep per transformer configuration) it
+draws one row per sweep instead, and writes <prefix>_embedding_ipr.png and <prefix>_ipr_numbers.json.
+
 Writes <prefix>_embedding_ipr.png, <prefix>_output_ipr.png (one histogram per grid point, laid
 out like the phase diagram: columns = x axis, rows = y axis; seeds pooled; the first snapshot in
 gray when it is step 0) and <prefix>_ipr_numbers.json (per grid point: axes, phase, final
@@ -48,6 +51,8 @@ for _define, _name, _default, _help in (
         (flags.DEFINE_string, "compare", "", "comma-separated finished sweeps to compare at the --where point "
                                              "(instead of --workdir)"),
         (flags.DEFINE_string, "where", "", "with --compare: the grid point, e.g. wd=6,xi=0.2 (one run per sweep)"),
+        (flags.DEFINE_string, "compare_grids", "", "label=workdir,label=workdir: one row of embedding IPR histograms per "
+                                                   "sweep, its whole grid (Figure 12's configurations); replaces --workdir"),
 ):
     if _name not in FLAGS:
         _define(_name, _default, _help)
@@ -75,7 +80,9 @@ def grid_cells(grid: dict, axes: list[str]) -> tuple[list[tuple], list[np.ndarra
     return points, runs, len(xs)
 
 
-def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
+def ipr_cells(workdir: str) -> dict:
+    """Per grid point of a finished sweep (seeds pooled): embedding / output IPR (trained and,
+    if snapshotted, at step 0), titles, the number of columns and the numbers of each point."""
     cfg, grid, _, summary, snap_steps, params_at = load_run_dir(workdir)
     with open(os.path.join(workdir, "config.json")) as f:
         axes = json.load(f)["axes"]
@@ -92,23 +99,11 @@ def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
     names = (axes + ["", ""])[:2]
     titles = [", ".join(f"{n}={v:g}" for n, v in zip(names, pt) if n) + f": {phase(r)}"
               for pt, r in zip(points, runs)]
-
-    os.makedirs(out, exist_ok=True)
-    kind = f"{cfg.model}, depth {cfg.depth}"
-    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_embedding_ipr.png"), pool(embedding),
-                                  pool(init_embedding) if has_init else None,
-                                  titles, n_cols, f"embedding IPR ({kind})")
-    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_output_ipr.png"), pool(output),
-                                  pool(ipr_lib.output_ipr(initial)) if has_init else None,
-                                  titles, n_cols, f"output-layer IPR ({kind})")
-    numbers = {"workdir": workdir, "axes": axes, "snapshot_step": snap_steps[-1],
-               "static": {k: getattr(cfg, k) for k in ("model", "p", "width", "depth", "heads", "activation",
-                                                        "norm", "loss", "steps")},
-               "points": []}
+    rows = []
     for pt, r in zip(points, runs):
         emb, outp = np.concatenate(embedding[r]), np.concatenate(output[r])
         row = {"runs": r.tolist(), **{n: v for n, v in zip(names, pt) if n},
-               **{k: round(float(grid[k][r[0]]), 6) for k in ("frac", "xi", "wd")},
+               **{k: round(float(grid[k][r[0]]), 6) for k in ("frac", "xi", "wd", "dropout")},
                "phase": phase(r),
                **{c: float(np.mean(summary[c][r])) for c in SUMMARY_COLUMNS if c in summary},
                "mean_embedding_ipr": float(np.nanmean(emb)),
@@ -116,7 +111,57 @@ def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
                "mean_output_ipr": float(np.nanmean(outp))}
         if has_init:
             row["mean_embedding_ipr_init"] = float(np.nanmean(init_embedding[r]))
-        numbers["points"].append(row)
+        rows.append(row)
+    return {"cfg": cfg, "axes": axes, "snapshot_step": snap_steps[-1], "titles": titles, "n_cols": n_cols,
+            "embedding": pool(embedding), "embedding_init": pool(init_embedding) if has_init else None,
+            "output": pool(output), "output_init": pool(ipr_lib.output_ipr(initial)) if has_init else None,
+            "points": rows}
+
+
+def _static(cfg) -> dict:
+    return {k: getattr(cfg, k) for k in ("model", "p", "width", "depth", "heads", "causal", "tie_embeddings",
+                                         "activation", "norm", "loss", "steps")}
+
+
+def embedding_ipr_figures(workdir: str, out: str, prefix: str) -> dict:
+    cells = ipr_cells(workdir)
+    os.makedirs(out, exist_ok=True)
+    kind = f"{cells['cfg'].model}, depth {cells['cfg'].depth}"
+    for layer in ("embedding", "output"):
+        plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_{layer}_ipr.png"), cells[layer],
+                                      cells[f"{layer}_init"], cells["titles"], cells["n_cols"],
+                                      f"{'embedding' if layer == 'embedding' else 'output-layer'} IPR ({kind})")
+    numbers = {"workdir": workdir, "axes": cells["axes"], "snapshot_step": cells["snapshot_step"],
+               "static": _static(cells["cfg"]), "points": cells["points"]}
+    return write_numbers(out, f"{prefix}_ipr_numbers.json", numbers)
+
+
+def parse_compare(text: str) -> list[tuple[str, str]]:
+    """'label=dir,label=dir' -> [(label, dir), ...]; ConfigError naming --compare_grids if malformed."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    if not pairs or any(len(p) != 2 or not all(p) for p in pairs):
+        raise ConfigError(f"--compare_grids={text!r} is malformed; write label=workdir,label=workdir")
+    return [(label, workdir) for label, workdir in pairs]
+
+
+def compare_figures(labeled: list[tuple[str, str]], out: str, prefix: str) -> dict:
+    """Figure 12: one row of embedding IPR histograms per sweep (a configuration), its grid points
+    as columns; numbers per configuration and point."""
+    all_cells = [(label, ipr_cells(workdir), workdir) for label, workdir in labeled]
+    n_cols = max(c["n_cols"] for _, c, _ in all_cells)
+    final, initial, titles = [], [], []
+    empty = np.full(1, np.nan)
+    for label, cells, _ in all_cells:
+        pad = n_cols - len(cells["titles"]) % n_cols if len(cells["titles"]) % n_cols else 0
+        final += cells["embedding"] + [empty] * pad
+        initial += (cells["embedding_init"] or [empty] * len(cells["titles"])) + [empty] * pad
+        titles += [f"{label}: {t}" for t in cells["titles"]] + [""] * pad
+    os.makedirs(out, exist_ok=True)
+    plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_embedding_ipr.png"), final, initial, titles,
+                                  n_cols, "embedding IPR")
+    numbers = {"configs": [{"label": label, "workdir": workdir, "static": _static(cells["cfg"]),
+                            "axes": cells["axes"], "points": cells["points"]}
+                           for label, cells, workdir in all_cells]}
     return write_numbers(out, f"{prefix}_ipr_numbers.json", numbers)
 
 
@@ -162,8 +207,12 @@ def main(argv):
             for row in numbers["sweeps"]:
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
             return
-        numbers = embedding_ipr_figures(require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)
-        for row in numbers["points"]:
+        if FLAGS.compare_grids:
+            numbers = compare_figures(parse_compare(FLAGS.compare_grids), FLAGS.out, FLAGS.prefix)
+            rows = [{"config": c["label"], **row} for c in numbers["configs"] for row in c["points"]]
+        else:
+            rows = embedding_ipr_figures(require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)["points"]
+        for row in rows:
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "runs"})
     except (ConfigError, FileNotFoundError) as err:
         cli.exit_on_config_error(ConfigError(str(err).splitlines()[0]))

@@ -29,6 +29,8 @@ STATIC_HELP = {
     "model": "mlp | transformer", "width": "hidden width (MLP N, or transformer d_model)",
     "depth": "MLP hidden layers or transformer layers", "heads": "transformer attention heads",
     "mlp_width": "transformer feed-forward width (0 = 4 * width)",
+    "causal": "transformer causal attention mask (--nocausal: encoder-only, every position attends to all)",
+    "tie_embeddings": "transformer unembedding = number-token embedding transposed (one shared parameter)",
     "activation": "quadratic | relu | gelu", "norm": "none | batchnorm | layernorm",
     "init": "MLP weights: doshi N(0, (16N)^(-2/3)) | standard N(0, 2/fan_in) | lazy N(0, 2/N^(2/3))",
     "loss": "mse | ce", "optimizer": "adamw | adam | sgd", "beta1": "Adam beta1", "beta2": "Adam beta2",

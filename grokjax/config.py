@@ -29,6 +29,8 @@ class StaticConfig:
     depth: int = 1  # MLP hidden layers (1 = Doshi et al. eq. 1) or transformer layers
     heads: int = 4
     mlp_width: int = 0  # transformer feed-forward width; 0 means 4 * width
+    causal: bool = True  # transformer attention mask; False = encoder-only (Doshi et al. Figure 7, 12)
+    tie_embeddings: bool = False  # transformer unembedding = number-token embedding transposed (Figure 12)
     activation: str = "quadratic"  # quadratic | relu | gelu
     norm: str = "none"  # none | batchnorm | layernorm
     init: str = "doshi"  # MLP weights: doshi | standard | lazy (Doshi et al. App. A, G.3; models/mlp.py)
@@ -131,6 +133,11 @@ def validate_static(cfg: StaticConfig) -> None:
     if cfg.model == "transformer" and cfg.init != "doshi":
         raise ConfigError(f"--init={cfg.init} is for the MLP; the transformer keeps its own initialization "
                           "and allows: doshi (the default)")
+    if cfg.model != "transformer":
+        for name, default in (("causal", True), ("tie_embeddings", False)):
+            if getattr(cfg, name) != default:
+                raise ConfigError(f"--{name}={getattr(cfg, name)} is for the transformer; "
+                                  f"with --model={cfg.model} only --{name}={default} is allowed")
     if cfg.model == "transformer" and cfg.width % cfg.heads:
         raise ConfigError(f"--width={cfg.width} must be divisible by --heads={cfg.heads}")
     if cfg.batch_rule == "power" and cfg.batch_size == 0:

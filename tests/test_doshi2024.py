@@ -8,6 +8,7 @@ import pytest
 
 from grokjax.analysis.analytic import amplitude, analytic_accuracy, analytic_params, mlp_outputs
 from grokjax.analysis.phases import classify_phase
+from grokjax.config import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -227,3 +228,11 @@ def test_embedding_ipr_end_to_end_tiny(tmp_path, tiny_cfg, model):
         assert row["init"] == "doshi"
         assert row["mean_embedding_ipr"] == pytest.approx(numbers["points"][3]["mean_embedding_ipr"])
         assert os.path.getsize(tmp_path / "fig" / "c_compare.png") > 1000
+    if model == "transformer":  # Figure 12: whole grids of several sweeps, one row each
+        script = _load_script("doshi2024_embedding_ipr")
+        both = script.compare_figures(script.parse_compare(f"a={run_dir},b={run_dir}"), str(tmp_path / "fig"), "c")
+        assert [c["label"] for c in both["configs"]] == ["a", "b"]
+        assert both["configs"][1]["points"] == numbers["points"]
+        assert os.path.getsize(tmp_path / "fig" / "c_embedding_ipr.png") > 1000
+        with pytest.raises(ConfigError, match="--compare_grids"):
+            script.parse_compare("a=x,b")

@@ -3,6 +3,8 @@
 XLA compile time dominates on CPU, so tests share one small model and one
 jitted `apply` (fixed batch size) and use `jax.eval_shape` where only shapes matter.
 """
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -154,3 +156,58 @@ def test_tiny_model_fits_addition_mod_7():
     loss, acc = train(jax.random.PRNGKey(0))
     assert np.isfinite(float(loss))
     assert float(acc) == 1.0
+
+
+def test_tied_embeddings_share_one_parameter():
+    """Tied: no unembedding leaf, and the logits are those of an untied model whose unembedding
+    is a copy of the number tokens' embedding transposed; changing that one matrix moves both."""
+    from grokjax.config import StaticConfig
+    from grokjax.models import make_model
+    from grokjax.models.transformer import unembedding
+
+    cfg = StaticConfig(model="transformer", p=P, width=16, depth=1, heads=2, activation="relu",
+                       norm="layernorm", causal=False, tie_embeddings=True)
+    tied = make_model(cfg, P)
+    params, state = tied.init(jax.random.PRNGKey(0))
+    assert "unembed" not in params and params["embed"]["tokens"].shape == (P + 2, 16)
+    assert count_params(params) == count_params(
+        jax.eval_shape(make_model(dataclasses.replace(cfg, tie_embeddings=False), P).init,
+                       jax.random.PRNGKey(0))[0]) - 16 * P
+    untied = make_model(dataclasses.replace(cfg, tie_embeddings=False), P)
+    inputs = jnp.array([[1, 2], [3, 4], [6, 0]])
+    tied_logits = jax.jit(lambda p: tied.apply(p, state, inputs, train=False)[0])
+    untied_logits = jax.jit(lambda p: untied.apply(p, state, inputs, train=False)[0])
+    bumped = {**params, "embed": {**params["embed"],
+                                  "tokens": params["embed"]["tokens"].at[5].mul(2.0)}}  # token 5 is never an input
+    for p in (params, bumped):
+        copy = {**p, "unembed": {"w": p["embed"]["tokens"][:P].T}}
+        np.testing.assert_array_equal(unembedding(p), copy["unembed"]["w"])
+        chex.assert_trees_all_close(tied_logits(p), untied_logits(copy), rtol=1e-6)
+    # Token 5 appears in no input, so only the unembedding use of its row changed the output.
+    before, after = tied_logits(params), tied_logits(bumped)
+    assert not np.allclose(before[:, 5], after[:, 5]) and np.allclose(before[:, :5], after[:, :5])
+
+
+def test_untied_default_unchanged():
+    """The default (untied) model keeps its own (width, n) unembedding, read by `unembedding`."""
+    from grokjax.config import StaticConfig
+    from grokjax.models import make_model
+    from grokjax.models.transformer import unembedding
+
+    assert StaticConfig().tie_embeddings is False and StaticConfig().causal is True
+    model = make_model(StaticConfig(model="transformer", p=P, width=16, depth=1, heads=2,
+                                    activation="relu", norm="layernorm"), P)
+    params, state = model.init(jax.random.PRNGKey(0))
+    assert params["unembed"]["w"].shape == (16, P)
+    assert unembedding(params) is params["unembed"]["w"]
+    direct = make_transformer(P, width=16, depth=1, heads=2).init(jax.random.PRNGKey(0))[0]
+    chex.assert_trees_all_equal(params, direct)
+
+
+def test_tying_and_causal_need_the_transformer():
+    from grokjax.config import ConfigError, StaticConfig, validate_static
+
+    for field in ({"tie_embeddings": True}, {"causal": False}):
+        with pytest.raises(ConfigError, match="is for the transformer") as err:
+            validate_static(StaticConfig(model="mlp", p=7, **field))
+        assert "\n" not in str(err.value)

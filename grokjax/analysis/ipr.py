@@ -61,10 +61,13 @@ def embedding_ipr(params: dict, n_elements: int, r: int = R_DEFAULT) -> np.ndarr
 
 
 def output_ipr(params: dict, r: int = R_DEFAULT) -> np.ndarray:
-    """IPR of the output-layer columns W[:, k] (MLP) or unembedding rows (transformer), (..., width)."""
+    """IPR of the output-layer columns W[:, k] (MLP) or unembedding rows (transformer), (..., width).
+
+    A transformer with tied embeddings has the embedding's IPR here (one shared matrix)."""
     if "W" in params:
         return ipr(params["W"], -2, r)
-    return ipr(params["unembed"]["w"], -1, r)
+    from grokjax.models.transformer import unembedding  # local: keeps this module numpy-only
+    return ipr(unembedding(params), -1, r)
 
 
 def histogram(values: np.ndarray, bins: int = 20) -> tuple[np.ndarray, np.ndarray]:

@@ -16,5 +16,6 @@ def make_model(cfg, n_elements: int) -> Model:
         return make_transformer(n_elements, width=cfg.width, depth=cfg.depth, heads=cfg.heads,
                                 mlp_width=cfg.mlp_width or None,
                                 activation=cfg.activation, layernorm=cfg.norm == "layernorm",
-                                use_dropout=cfg.enable_dropout, matmul_dtype=cfg.matmul_dtype)
+                                use_dropout=cfg.enable_dropout, causal=cfg.causal,
+                                tie_embeddings=cfg.tie_embeddings, matmul_dtype=cfg.matmul_dtype)
     raise ValueError(f"unknown model {cfg.model!r}")

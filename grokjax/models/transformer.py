@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from grokjax.models.base import Model, make_einsum
 
 SEQ_LEN = 4
+N_SPECIAL_TOKENS = 2  # OP and EQ, after the n_elements number tokens
 _LN_EPS = 1e-5
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
@@ -102,11 +103,14 @@ def make_tokens(x: jax.Array, y: jax.Array, n_elements: int) -> jax.Array:
 def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads: int = 4,
                      mlp_width: int | None = None, activation: str = "relu",
                      layernorm: bool = True, use_dropout: bool = False, causal: bool = True,
-                     matmul_dtype: str = "float32") -> Model:
+                     tie_embeddings: bool = False, matmul_dtype: str = "float32") -> Model:
     """Build `Model(init, apply)` for the Power et al. decoder-only transformer.
 
     `causal=False` lets every position attend to every other: the encoder-only
     transformer of Doshi et al. (2024) Figure 7 (read out at the last position).
+    `tie_embeddings=True` (Doshi et al. Figure 12) has no separate unembedding: the logits
+    are the last hidden state times the transposed embedding of the n_elements number
+    tokens, so one (vocab, width) parameter is both (the OP/EQ rows are only embedded).
     `matmul_dtype="bfloat16"`: bf16 matmul operands, float32 accumulation (base.make_einsum).
     """
     einsum = make_einsum(matmul_dtype)
@@ -116,7 +120,7 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
     mlp_width = 4 * width if mlp_width is None else mlp_width
     head_dim = width // heads
-    vocab = n_elements + 2
+    vocab = n_elements + N_SPECIAL_TOKENS
 
     def init(key: jax.Array) -> tuple[dict, dict]:
         # Linear weights: LeCun normal (std 1/sqrt(fan_in)) keeps activations
@@ -135,7 +139,8 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
             specs += [((b, "attn", "wo"), (heads, head_dim, width), std_w),
                       ((b, "mlp", "w_in"), (width, mlp_width), std_w),
                       ((b, "mlp", "w_out"), (mlp_width, width), std_m)]
-        specs.append((("unembed", "w"), (width, n_elements), std_w))
+        if not tie_embeddings:
+            specs.append((("unembed", "w"), (width, n_elements), std_w))
         # One flat normal draw sliced into leaves: each separate jax.random call
         # is its own unrolled threefry, and a dozen of them cost seconds of XLA
         # compile time on CPU.
@@ -182,10 +187,19 @@ def make_transformer(n_elements: int, *, width: int = 128, depth: int = 2, heads
 
         h_BxTxW = _hidden_states(params, make_tokens(x, y, n_elements),
                                  activation=activation, dropout=dropout, causal=causal, einsum=einsum)
-        logits_BxN = einsum("bw,wn->bn", h_BxTxW[:, -1], params["unembed"]["w"])
+        logits_BxN = einsum("bw,wn->bn", h_BxTxW[:, -1], unembedding(params))
         return logits_BxN, state
 
     return Model(init, apply)
+
+
+def unembedding(params: dict) -> jax.Array:
+    """The (..., width, n_elements) output matrix: its own parameter, or (tied) the number
+    tokens' embedding transposed; the vocabulary is the numbers then OP, EQ (make_tokens)."""
+    if "unembed" in params:
+        return params["unembed"]["w"]
+    tokens = params["embed"]["tokens"]
+    return jnp.swapaxes(tokens[..., :tokens.shape[-2] - N_SPECIAL_TOKENS, :], -1, -2)
 
 
 def count_params(params: dict) -> int:

@@ -197,7 +197,7 @@ def plot_ipr_histogram_grid(path: str, final: np.ndarray, initial: np.ndarray | 
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.7 * n_rows), squeeze=False)
     bins = np.linspace(0, 1, 26)
     for i, ax in enumerate(axes.ravel()):
-        if i >= n:
+        if i >= n or not titles[i]:  # past the last run, or padding of a shorter row
             ax.set_axis_off()
             continue
         if initial is not None:
