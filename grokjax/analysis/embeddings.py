@@ -17,7 +17,7 @@ FIGURE3_GENERATORS = (((0, 3), (1, 4)), ((1, 2), (3, 4)))
 
 def output_rows(params: dict) -> np.ndarray:
     """(n_symbols, width) output-layer rows of a transformer or a Doshi MLP (one run)."""
-    if "embed" in params:  # transformer, with its own or a tied unembedding
+    if "unembed" in params or "embed" in params:  # transformer, with its own or a tied unembedding
         from grokjax.models.transformer import unembedding
         return np.asarray(unembedding(params)).T
     if "W" in params:  # MLP: W (p, N) maps the hidden layer to the p outputs
