@@ -43,6 +43,15 @@ def test_single_run_extraction_equals_the_run_trained_alone(workdir):
     np.testing.assert_array_equal(sweep.params["W"][3], params["W"])
 
 
+def test_a_relative_workdir_reads_like_an_absolute_one(workdir, monkeypatch):
+    monkeypatch.chdir(workdir.parent)  # Orbax refuses relative paths; the reader makes them absolute
+    for step in (None, 20):  # the final checkpoint (Orbax) and a snapshot
+        _, relative, _ = inspect.load_run(workdir.name, 1, step=step)
+        _, absolute, _ = inspect.load_run(str(workdir), 1, step=step)
+        chex.assert_trees_all_equal(relative, absolute)
+    assert inspect.main([workdir.name]) == 0
+
+
 def run_main(capsys, *args):
     code = inspect.main([str(a) for a in args])
     out, err = capsys.readouterr()

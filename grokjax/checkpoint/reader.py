@@ -73,7 +73,7 @@ class SweepDir:
             _fail(f"{path} is not a grokjax sweep configuration (it has no {err} entry)")
         except (OSError, ValueError, TypeError, AttributeError) as err:
             _fail(f"{path} is not a grokjax sweep configuration ({type(err).__name__}: {err})")
-        self.workdir = workdir
+        self.workdir = os.path.abspath(workdir)  # Orbax refuses relative checkpoint paths
         self.n_runs = len(self.grid["model_seed"])
         self.axes = list(self.config.get("axes", []))
         self.steps = eval_steps(self.static.steps, self.static.eval_every, self.static.eval_schedule)
