@@ -7,6 +7,8 @@ For each width: train --seeds runs (one vmapped sweep; lr 0.005, wd 1, AdamW, MS
 frac 0.5, xi 0.35 by default, every other setting a grokjax flag), prune neurons from
 the lowest IPR up and record the most that can go while test accuracy stays
 >= --threshold. Writes prune_width.csv (one row per run), prune_width.png, prune_width.json.
+Each width's sweep is checkpointed under --out/width_<N> (--checkpoint_every, as phase_diagram.py):
+run the same command again to resume; finished widths are read back, not retrained.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from absl import app, flags
 from grokjax import cli
 from grokjax.analysis import pruning
 from grokjax.analysis.ipr import neuron_ipr
+from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
 from grokjax.config import ConfigError, validate_static
 from grokjax.train.sweep import make_grid, run_sweep
 from grokjax.workdir import write_csv
@@ -38,12 +41,15 @@ for _define, _name, _default, _help in (
         _define(_name, _default, _help)
 
 def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: int, threshold: float,
-                           points: int, out: str, progress: bool = True) -> dict:
+                           points: int, out: str, progress: bool = True,
+                           checkpoint: CheckpointOptions | None = None) -> dict:
+    """`checkpoint`: keep each width's sweep resumable in out/width_<N> (None: no checkpoints)."""
     rows = {"width": [], "seed": [], "final_val_acc": [], "max_pruned": [], "neurons_needed": []}
     for width in widths:
         cfg = dataclasses.replace(base_cfg, width=width)
         grid = make_grid(hparams, seeds=seeds)
-        result = run_sweep(cfg, grid, progress=progress)
+        store = None if checkpoint is None else SweepCheckpoints(os.path.join(out, f"width_{width}"), checkpoint)
+        result = run_sweep(cfg, grid, progress=progress, checkpoints=store)
         iprs = neuron_ipr(result.params)["neuron"]
         counts = np.unique(np.linspace(0, width, points).round().astype(int))
         for s in range(seeds):
@@ -84,10 +90,11 @@ def main(argv):
             raise ConfigError("--widths and --seeds must be >= 1, --pruning_points >= 2, --out is required")
         hparams = cli.base_hparams()
         make_grid(hparams)  # validates every hyperparameter (one-line errors)
+        checkpoint = cli.checkpoint_options(cfg)
     except ConfigError as err:
         cli.exit_on_config_error(err)
     summary = prune_width_experiment(cfg, hparams, widths, FLAGS.seeds, FLAGS.threshold, FLAGS.pruning_points,
-                                     FLAGS.out, FLAGS.progress)
+                                     FLAGS.out, FLAGS.progress, checkpoint)
     print(json.dumps(summary))
 
 

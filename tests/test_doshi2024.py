@@ -194,6 +194,28 @@ def test_prune_width_experiment_tiny(tmp_path, tiny_cfg):
     assert os.path.getsize(tmp_path / "prune_width.png") > 1000
 
 
+def test_prune_width_experiment_resumes_from_its_checkpoints(tmp_path, tiny_cfg):
+    import dataclasses
+
+    from grokjax.checkpoint.store import CheckpointOptions
+    from grokjax.config import ConfigError
+
+    module = _load_script("doshi2024_prune_width")
+    cfg = dataclasses.replace(tiny_cfg, steps=20, eval_every=20)
+    hp = {"frac": 0.6, "xi": 0.2, "wd": 1.0, "lr": 0.01}
+    run = lambda hparams: module.prune_width_experiment(  # noqa: E731
+        cfg, hparams, [cfg.width], 2, 0.9, 3, str(tmp_path), progress=False,
+        checkpoint=CheckpointOptions())
+    first = run(hp)
+    table = (tmp_path / "prune_width.csv").read_text()
+    assert os.path.isdir(tmp_path / f"width_{cfg.width}" / "checkpoints")
+    # Rerunning the same command reads the finished sweep back: same trained nets, same table.
+    assert run(hp) == first and (tmp_path / "prune_width.csv").read_text() == table
+    # The checkpoints belong to that configuration: another one is refused, not mixed in.
+    with pytest.raises(ConfigError, match="different configuration"):
+        run({**hp, "lr": 0.02})
+
+
 @pytest.mark.parametrize("model", ["transformer", "mlp3"])
 def test_embedding_ipr_end_to_end_tiny(tmp_path, tiny_cfg, model):
     import dataclasses
