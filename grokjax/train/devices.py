@@ -116,7 +116,9 @@ def bytes_per_run(chunk_fn, state, hp) -> int:
 
     `chunk_fn` is jit(vmap(train_chunk)) and `state`, `hp` a batch of one run.
     Memory is linear in the number of runs (the table and the program are shared
-    and small), so R runs need R times this; benchmarks/memory.py checks it.
+    and small), so R runs in one vmap need R times this (benchmarks/compile_memory.py
+    checks it). A CPU chunk that trains its runs in groups (BatchTrainer) needs less,
+    so there R times this is an upper bound.
     """
     return compiled_bytes(chunk_fn.lower(state, hp).compile())
 
