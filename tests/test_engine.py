@@ -13,7 +13,7 @@ from grokjax.data.datasets import operation_dataset
 from grokjax.train.run import make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 from grokjax.train.summary import first_step_reaching, summarize
-from grokjax.train.sweep import (CPU_GROUP_SIZE, CPU_LARGE_RUN_BYTES, cpu_group_size, make_grid,
+from grokjax.train.sweep import (CPU_GROUP_SIZE, CPU_LARGE_RUN_BYTES, BatchTrainer, cpu_group_size, make_grid,
                                   run_sweep)
 
 
@@ -57,8 +57,15 @@ def test_small_runs_share_a_vmap_on_cpu_and_large_runs_go_one_by_one():
 def test_batches_of_a_large_grid_match_the_whole_grid(tiny_cfg):
     grid = make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.5, 0.7])], seeds=2)
     whole = run_sweep(tiny_cfg, grid, progress=False)
-    split = run_sweep(tiny_cfg, grid, max_runs_per_batch=4, progress=False)  # 4 + 2 (padded)
-    chex.assert_trees_all_close(whole.curves, split.curves, rtol=2e-4, atol=2e-5)
+    for group_size in (None, 0):  # CPU default: the last batch trains its 2 runs; 0: padded to 4
+        split = run_sweep(tiny_cfg, grid, max_runs_per_batch=4, progress=False, group_size=group_size)
+        chex.assert_trees_all_close(whole.curves, split.curves, rtol=2e-4, atol=2e-5)
+
+
+def test_a_short_last_batch_is_padded_only_where_runs_share_one_vmap(tiny_cfg):
+    fns = make_run_fns(tiny_cfg, operation_dataset("add", tiny_cfg.p))
+    assert BatchTrainer(tiny_cfg, fns, mesh=None, group_size=4).batch_size_for(2, 32) == 2
+    assert BatchTrainer(tiny_cfg, fns, mesh=None, group_size=0).batch_size_for(2, 32) == 32
 
 
 def test_small_modular_addition_task_groks():

@@ -167,6 +167,13 @@ class BatchTrainer:
     def padded_size(self, n: int) -> int:
         return devices.padded_runs(n, self.mesh)
 
+    def batch_size_for(self, n_real: int, batch_size: int) -> int:
+        """Runs a batch of n_real runs trains: a short last batch is padded to the full batch
+        size, so every batch reuses one compiled program, except where runs are trained in
+        groups (a CPU): there a padded run costs as much as a real one (a Doshi et al. run
+        ~30 s), while compiling the short batch's program takes seconds."""
+        return self.padded_size(n_real) if self.group_size != 0 else batch_size
+
     def bytes_per_run(self, hp_one_run: dict, n_steps: int) -> int:
         """Compiled memory of one run of `chunk(n_steps)` (hp: a grid of one run, numpy)."""
         hp = {k: jnp.asarray(v) for k, v in hp_one_run.items()}
@@ -245,7 +252,7 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
     curves, diverged, diverged_step, params = {}, [], [], []
     bar = _progress(cfg.steps * len(batches), f"{n_runs} runs in {len(batches)} batch(es)") if progress else None
     for b, idx in enumerate(batches):
-        hp = trainer.place(_pad(grid, idx, batch_size))
+        hp = trainer.place(_pad(grid, idx, trainer.batch_size_for(len(idx), batch_size)))
         store = checkpoints.batch(b, idx) if checkpoints is not None else None
         rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
         try:
