@@ -17,6 +17,7 @@ from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import BatchCheckpoints, CheckpointOptions, SweepCheckpoints
 from grokjax.config import ConfigError, StaticConfig
 from grokjax.train.experiment import experiment_config
+from grokjax.train import sweep
 from grokjax.train.sweep import make_grid, run_sweep
 from grokjax.workdir import prepare_workdir
 
@@ -178,3 +179,34 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert other.returncode == 2 and len(lines) == 1, other.stderr
     assert lines[0].startswith("error: ") and "steps: 400 -> 600" in lines[0] and "--overwrite" in lines[0]
     assert (killed / "summary.csv").read_text() == before
+
+
+def test_sigterm_stops_at_the_next_evaluation_with_a_checkpoint_and_resumes_exactly(tmp_path):
+    # SIGTERM (what SLURM sends before a time limit) or Ctrl-C during the 2nd chunk: the chunk
+    # finishes, is checkpointed although checkpoint_every would not save it, and training stops.
+    grid = small_grid()
+    options = CheckpointOptions(every=100)
+    cfg = sweep.features_for(CFG, grid)
+    trainer = sweep.BatchTrainer(cfg, sweep.run_fns_for(cfg, grid, sweep.operation_dataset(CFG.op, CFG.p)))
+    compiled, calls = trainer.chunk, []
+
+    def chunk_sending_sigterm(n_steps, rows=None):
+        fn = compiled(n_steps, rows)
+
+        def call(*args):
+            out = fn(*args)
+            calls.append(n_steps)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return out
+        return call
+    trainer.chunk = chunk_sending_sigterm
+    checkpoints = SweepCheckpoints(str(tmp_path), options)
+    with pytest.raises(KeyboardInterrupt, match="stopped at step 40"):
+        sweep.train_grid(trainer, grid, checkpoints=checkpoints, progress=False)
+    assert os.listdir(tmp_path / "checkpoints" / "batch_000") == ["40"]  # every=100 alone saves none
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    resumed = run_sweep(CFG, grid, checkpoints=SweepCheckpoints(str(tmp_path), options), progress=False)
+    uninterrupted = run_sweep(CFG, grid, progress=False)
+    for k in uninterrupted.curves:
+        np.testing.assert_array_equal(resumed.curves[k], uninterrupted.curves[k], err_msg=k)

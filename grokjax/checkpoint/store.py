@@ -161,13 +161,15 @@ class BatchCheckpoints:
     def n_padded(abstract_state) -> int:
         return jax.tree.leaves(abstract_state)[0].shape[0]
 
-    def after_eval(self, t: int, step: int, state, curves: dict[str, np.ndarray], done: bool) -> None:
-        """Called at every evaluation point: keeps the snapshot and checkpoint that are due."""
+    def after_eval(self, t: int, step: int, state, curves: dict[str, np.ndarray], done: bool,
+                   force: bool = False) -> None:
+        """Called at every evaluation point: keeps the snapshot and checkpoint that are due
+        (`force`: a checkpoint now, e.g. before stopping on a signal)."""
         if step in self.snapshot_steps:
             params = jax.tree.map(lambda a: np.asarray(a)[:self.n_real], state.params)  # drop padding
             snapshots.write(self.workdir, self.index, step, params, self.options.snapshot_dtype)
         every = self.options.every
-        if done or (every > 0 and t % every == 0 and t > 0):
+        if done or force or (every > 0 and t % every == 0 and t > 0):
             item = {"state": to_host(state), "curves": {escape(k): v.copy() for k, v in curves.items()},
                     "t": np.asarray(t, np.int64), "done": np.asarray(done)}
             self.manager.save(step, args=ocp.args.StandardSave(item), force=True)

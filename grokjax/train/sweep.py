@@ -24,7 +24,7 @@ from grokjax.checkpoint.store import BatchCheckpoints, SweepCheckpoints
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
-from grokjax.train import devices
+from grokjax.train import devices, interrupt
 from grokjax.train.run import RunFns, RunState, make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 
@@ -256,7 +256,8 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
         store = checkpoints.batch(b, idx) if checkpoints is not None else None
         rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
         try:
-            batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows)
+            with interrupt.stop_at_next_checkpoint() as stop_request:
+                batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows, stop_request)
         finally:
             if store is not None:
                 store.close()  # waits for the background write, also on Ctrl-C
@@ -296,9 +297,11 @@ def _restore(trainer: BatchTrainer, hp: dict, n_points: int, store: BatchCheckpo
 
 
 def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
-                store: BatchCheckpoints | None = None, rows: int | None = None) -> tuple[dict, RunState]:
+                store: BatchCheckpoints | None = None, rows: int | None = None,
+                stop_request: interrupt.StopRequest | None = None) -> tuple[dict, RunState]:
     """One batch of runs through the whole evaluation schedule, from `store`'s latest checkpoint if any.
-    `rows`: full-batch row slots, at least the batch's largest n_train (None: the trainer's default)."""
+    `rows`: full-batch row slots, at least the batch's largest n_train (None: the trainer's default).
+    Once `stop_request` is set (Ctrl-C, SIGTERM), checkpoints the chunk just finished and raises KeyboardInterrupt."""
     cfg = trainer.cfg
     resumed = _restore(trainer, hp, len(steps), store)
     if resumed is None:
@@ -319,6 +322,7 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
         return curves, state
     # The host state of the loop is a function of the curves, so a resumed batch continues exactly.
     best_val = np.max(np.nan_to_num(curves["val_acc"][:, :t0 + 1]), axis=1)
+    interrupted = stop_request if stop_request is not None else interrupt.StopRequest()
     for t in range(t0 + 1, len(steps)):
         n_steps = int(steps[t] - steps[t - 1])
         state, metrics = trainer.chunk(n_steps, rows)(state, hp)
@@ -332,7 +336,11 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
         done = (best_val >= cfg.early_stop_val_acc) | np.asarray(state.diverged)
         stop = cfg.early_stop_val_acc > 0 and done.all()
         if store is not None:
-            store.after_eval(t, int(steps[t]), state, curves, done=stop or t == len(steps) - 1)
+            store.after_eval(t, int(steps[t]), state, curves, done=stop or t == len(steps) - 1,
+                             force=bool(interrupted))
+        if interrupted:
+            raise KeyboardInterrupt(f"stopped at step {int(steps[t])}" + (
+                ", checkpointed: rerun the same command to resume" if store is not None else ""))
         if stop:
             if bar is not None:
                 bar.update(int(cfg.steps - steps[t]))
