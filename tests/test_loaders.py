@@ -122,6 +122,7 @@ def test_qm9_xyz_parsing_and_graphs(tmp_path):
     assert sorted(targets.tolist()) == [pytest.approx(6.31), pytest.approx(13.21)]
     ds = qm9.qm9_dataset("qm9", n_pool=1, cache_dir=str(tmp_path))
     assert ds.inputs["adj"].shape == (2, qm9.MAX_ATOMS, qm9.MAX_ATOMS) and ds.targets.shape == (2, 1)
+    assert np.isfinite(ds.targets).all()
 
 
 def test_synthetic_standins_are_labeled_and_learnable_in_principle():

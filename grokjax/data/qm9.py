@@ -129,7 +129,7 @@ def qm9_dataset(source: str = "synthetic", *, n_pool: int = 1000, n_test: int = 
         name = "synthetic_molecules (QM9 stand-in, generated)"
     nodes, adj, mask = (np.stack(parts) for parts in zip(*graphs))
     pool = targets[:n_pool]  # statistics of the training pool only: nothing leaks from the test set
-    targets = (targets - pool.mean()) / pool.std()
+    targets = (targets - pool.mean()) / (pool.std() or 1.0)  # a pool of one molecule has no spread
     held_out = np.arange(len(targets)) >= n_pool
     return Dataset(name=name, inputs={"nodes": nodes, "adj": adj, "mask": mask},
                    targets=targets[:, None].astype(np.float32), n_classes=0, held_out=held_out)
