@@ -4,8 +4,9 @@
     chunk = jit(vmap(fns.train_chunk))              # (states_R, hparams_R) -> (states_R, metrics_R)
 
 A grid larger than `max_runs_per_batch` is cut into batches that reuse the same
-compiled functions (the last batch is padded). Full-batch steps compute on the training
-rows of a batch's largest frac, so batches whose largest fracs differ compile one chunk
+compiled functions (a short last batch is padded, except on a CPU:
+BatchTrainer.batch_size_for). Full-batch steps compute on the training rows of a
+batch's largest frac, so batches whose largest fracs differ compile one chunk
 program each. The host loop over evaluation chunks drives progress/ETA and early
 stopping; it only sees (runs x metrics).
 """
@@ -251,27 +252,29 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
         checkpoints.start(cfg, grid, batches, batch_size)
     curves, diverged, diverged_step, params = {}, [], [], []
     bar = _progress(cfg.steps * len(batches), f"{n_runs} runs in {len(batches)} batch(es)") if progress else None
-    for b, idx in enumerate(batches):
-        hp = trainer.place(_pad(grid, idx, trainer.batch_size_for(len(idx), batch_size)))
-        store = checkpoints.batch(b, idx) if checkpoints is not None else None
-        rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
-        try:
-            with interrupt.stop_at_next_checkpoint() as stop_request:
+    # One handler for the whole loop: a signal that lands between two batches (while results are
+    # written) stops the next batch after its first chunk, checkpointed, instead of being dropped.
+    with interrupt.stop_at_next_checkpoint() as stop_request:
+        for b, idx in enumerate(batches):
+            hp = trainer.place(_pad(grid, idx, trainer.batch_size_for(len(idx), batch_size)))
+            store = checkpoints.batch(b, idx) if checkpoints is not None else None
+            rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
+            try:
                 batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows, stop_request)
-        finally:
-            if store is not None:
-                store.close()  # waits for the background write, also on Ctrl-C
-        keep = len(idx)
-        for name, values in batch_curves.items():
-            curves.setdefault(name, []).append(values[:keep])
-        diverged.append(np.asarray(state.diverged)[:keep])
-        diverged_step.append(np.asarray(state.diverged_step)[:keep])
-        if keep_params:
-            params.append(jax.tree.map(lambda a: np.asarray(a)[:keep], state.params))
-        if on_batch_done is not None:
-            on_batch_done(b, idx, batch_curves, state)
-        if on_progress is not None:
-            on_progress(_assemble(cfg, grid, steps, curves, diverged, diverged_step, params))
+            finally:
+                if store is not None:
+                    store.close()  # waits for the background write, also on Ctrl-C
+            keep = len(idx)
+            for name, values in batch_curves.items():
+                curves.setdefault(name, []).append(values[:keep])
+            diverged.append(np.asarray(state.diverged)[:keep])
+            diverged_step.append(np.asarray(state.diverged_step)[:keep])
+            if keep_params:
+                params.append(jax.tree.map(lambda a: np.asarray(a)[:keep], state.params))
+            if on_batch_done is not None:
+                on_batch_done(b, idx, batch_curves, state)
+            if on_progress is not None:
+                on_progress(_assemble(cfg, grid, steps, curves, diverged, diverged_step, params))
     if bar is not None:
         bar.close()
     return _assemble(cfg, grid, steps, curves, diverged, diverged_step, params)
