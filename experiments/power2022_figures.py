@@ -225,17 +225,20 @@ def task_name(cfg: StaticConfig) -> str:
     return f"{cfg.op} (S5)" if OPERATIONS[cfg.op].is_group_s5 else f"{cfg.op} p={cfg.p}"
 
 
-def describe(cfg: StaticConfig) -> str:
-    return (f"{task_name(cfg)} {cfg.model} w={cfg.width} L={cfg.depth} {cfg.optimizer} "
-            f"batch={cfg.batch_size or 'full'}, {cfg.steps} steps")
+def describe(cfg: StaticConfig, task: str | None = None) -> str:
+    """The settings for a plot title; `task` replaces task_name(cfg) ("" names no task)."""
+    task = task_name(cfg) if task is None else task
+    return (f"{task} {cfg.model} w={cfg.width} L={cfg.depth} {cfg.optimizer} "
+            f"batch={cfg.batch_size or 'full'}, {cfg.steps} steps").lstrip()
 
 
 def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], workdir: str) -> dict:
     """Draws the figure from the sweeps' results; returns figure.json's numbers."""
     cfg = sweeps[0].cfg
-    title = f"Power et al. (2022) {figure}: {describe(cfg)}"
+    task = None
     if figure in ("operations", "embeddings"):  # several operations: name none of them
-        title = title.replace(task_name(cfg), "" if OPERATIONS[cfg.op].is_group_s5 else f"p={cfg.p}")
+        task = "" if OPERATIONS[cfg.op].is_group_s5 else f"p={cfg.p}"
+    title = f"Power et al. (2022) {figure}: {describe(cfg, task)}"
     if figure == "optimizers":  # the sweeps differ in batch size: name none
         title = title.replace(f"batch={cfg.batch_size or 'full'}", "batch per variant")
     groups = np.concatenate([s.groups for s in sweeps])
