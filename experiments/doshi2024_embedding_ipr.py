@@ -62,6 +62,15 @@ SUMMARY_COLUMNS = ("final_train_acc", "final_val_acc", "final_train_clean_acc", 
                    "final_train_corrupt_true_acc", "best_val_acc")
 
 
+def layer_ipr_stats(layer: str, values: np.ndarray, initial: np.ndarray | None = None) -> dict:
+    """Mean IPR of one layer's neurons, the fraction below LOW_IPR, and the mean at step 0 if given."""
+    stats = {f"mean_{layer}_ipr": float(np.nanmean(values)),
+             f"frac_{layer}_ipr_below_{LOW_IPR}": float(np.mean(values < LOW_IPR))}
+    if initial is not None:
+        stats[f"mean_{layer}_ipr_init"] = float(np.nanmean(initial))
+    return stats
+
+
 def grid_cells(grid: dict, axes: list[str]) -> tuple[list[tuple], list[np.ndarray], int]:
     """Runs grouped by grid point (seeds pooled), row-major with rows = y axis, columns = x axis.
 
@@ -93,6 +102,7 @@ def ipr_cells(workdir: str) -> dict:
     has_init = snap_steps[0] == 0 and len(snap_steps) > 1
     initial = params_at(0) if has_init else None
     init_embedding = ipr_lib.embedding_ipr(initial, n_elements) if has_init else None
+    init_output = ipr_lib.output_ipr(initial) if has_init else None
     points, runs, n_cols = grid_cells(grid, axes)
     pool = lambda values: [np.concatenate([values[i] for i in r]) for r in runs]  # noqa: E731
     phase = lambda r: "/".join(sorted(set(summary["phase"][r]))) if "phase" in summary else ""  # noqa: E731
@@ -101,20 +111,15 @@ def ipr_cells(workdir: str) -> dict:
               for pt, r in zip(points, runs)]
     rows = []
     for pt, r in zip(points, runs):
-        emb, outp = np.concatenate(embedding[r]), np.concatenate(output[r])
-        row = {"runs": r.tolist(), **{n: v for n, v in zip(names, pt) if n},
-               **{k: round(float(grid[k][r[0]]), 6) for k in ("frac", "xi", "wd", "dropout")},
-               "phase": phase(r),
-               **{c: float(np.mean(summary[c][r])) for c in SUMMARY_COLUMNS if c in summary},
-               "mean_embedding_ipr": float(np.nanmean(emb)),
-               f"frac_embedding_ipr_below_{LOW_IPR}": float(np.mean(emb < LOW_IPR)),
-               "mean_output_ipr": float(np.nanmean(outp))}
-        if has_init:
-            row["mean_embedding_ipr_init"] = float(np.nanmean(init_embedding[r]))
-        rows.append(row)
+        rows.append({"runs": r.tolist(), **{n: v for n, v in zip(names, pt) if n},
+                     **{k: round(float(grid[k][r[0]]), 6) for k in ("frac", "xi", "wd", "dropout")},
+                     "phase": phase(r),
+                     **{c: float(np.mean(summary[c][r])) for c in SUMMARY_COLUMNS if c in summary},
+                     **layer_ipr_stats("embedding", embedding[r], init_embedding[r] if has_init else None),
+                     **layer_ipr_stats("output", output[r], init_output[r] if has_init else None)})
     return {"cfg": cfg, "axes": axes, "snapshot_step": snap_steps[-1], "titles": titles, "n_cols": n_cols,
             "embedding": pool(embedding), "embedding_init": pool(init_embedding) if has_init else None,
-            "output": pool(output), "output_init": pool(ipr_lib.output_ipr(initial)) if has_init else None,
+            "output": pool(output), "output_init": pool(init_output) if has_init else None,
             "points": rows}
 
 
@@ -171,7 +176,7 @@ def compare_sweeps(workdirs: list[str], where: str, out: str, prefix: str) -> di
 
     finals, inits, titles, rows = [], [], [], []
     for workdir in workdirs:
-        run = select_run(SweepDir(workdir), None, where)
+        run = select_run(SweepDir(workdir), None, where, run_flag=False)
         cfg, grid, _, summary, snap_steps, params_at = load_run_dir(workdir)
         n_elements = operation_dataset(cfg.op, cfg.p).n_classes
         pick = lambda params: {k: v[run] for k, v in params.items()}  # noqa: E731
@@ -186,10 +191,7 @@ def compare_sweeps(workdirs: list[str], where: str, out: str, prefix: str) -> di
             inits.append(of(initial) if initial is not None else np.full_like(values, np.nan))
             titles.append(f"init={cfg.init}, {where}: {row['phase']}\n"
                           + ("input layer (rows of U, V)" if layer == "embedding" else "output layer (columns of W)"))
-            row[f"mean_{layer}_ipr"] = float(np.nanmean(values))
-            row[f"frac_{layer}_ipr_below_{LOW_IPR}"] = float(np.mean(values < LOW_IPR))
-            if initial is not None:
-                row[f"mean_{layer}_ipr_init"] = float(np.nanmean(inits[-1]))
+            row.update(layer_ipr_stats(layer, values, inits[-1] if initial is not None else None))
         rows.append(row)
     os.makedirs(out, exist_ok=True)
     plots.plot_ipr_histogram_grid(os.path.join(out, f"{prefix}_compare.png"), finals, inits, titles, 2,

@@ -111,7 +111,7 @@ def run_table(sweep: SweepDir) -> str:
     return table.to_string(index=False, float_format=lambda v: f"{v:.3g}", na_rep="-")
 
 
-def select_run(sweep: SweepDir, run: int | None, where: str | None) -> int:
+def select_run(sweep: SweepDir, run: int | None, where: str | None, run_flag: bool = True) -> int:
     """The run index given by --run or by a --where=name=value,... filter that matches exactly one run."""
     if run is not None:
         sweep.check_run(run)
@@ -133,7 +133,8 @@ def select_run(sweep: SweepDir, run: int | None, where: str | None) -> int:
     if len(hits) != 1:
         shown = ", ".join(map(str, hits[:10])) + (" ..." if len(hits) > 10 else "")
         raise ConfigError(f"--where={where} matches {len(hits)} runs{f' ({shown})' if len(hits) else ''}; "
-                          "it must match exactly one (add a condition, e.g. model_seed=0, or use --run)")
+                          "it must match exactly one (add a condition, e.g. model_seed=0"
+                          + (", or use --run)" if run_flag else ")"))
     return int(hits[0])
 
 

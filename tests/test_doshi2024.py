@@ -72,6 +72,20 @@ def test_figures_end_to_end_tiny(tmp_path, tiny_cfg):
     with open(os.path.join(out, "t_numbers.json")) as f:
         assert json.load(f)["runs"][1]["wd"] == 5.0
 
+    # Figures 19-22 from the same sweep's recorded curves (no snapshots needed): the run picked by
+    # --where, its final values and the peak of its corrupted-label accuracy as metrics.npz has them.
+    run_curves = _load_script("doshi2024_run_curves").run_curves
+    picked = run_curves(run_dir, ["wd=5"], out, "c")["runs"]
+    with np.load(os.path.join(run_dir, "metrics.npz")) as m:
+        assert [r["run"] for r in picked] == [1] and picked[0]["wd"] == 5.0
+        assert picked[0]["final_val_acc"] == pytest.approx(m["val_acc"][1, -1])
+        assert picked[0]["peak_train_corrupt_acc"] == pytest.approx(m["train_corrupt_acc"][1].max())
+        assert picked[0]["step_peak_train_corrupt_acc"] == m["steps"][m["train_corrupt_acc"][1].argmax()]
+    assert os.path.getsize(os.path.join(out, "c_run_curves.png")) > 1000
+    assert len(run_curves(run_dir, [], out, "all")["runs"]) == 2
+    with pytest.raises(ConfigError, match="--where=wd=7 matches 0 runs"):
+        run_curves(run_dir, ["wd=7"], out, "none")
+
 
 def test_analytic_script(tmp_path):
     numbers = _load_script("doshi2024_analytic").analytic_experiment([11], [5, 200], 1, str(tmp_path))

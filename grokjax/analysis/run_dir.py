@@ -10,6 +10,7 @@ import numpy as np
 
 from grokjax.checkpoint import snapshots
 from grokjax.config import ConfigError, StaticConfig
+from grokjax.workdir import atomic_write_bytes
 
 
 def load_run_dir(workdir: str):
@@ -42,15 +43,18 @@ def load_run_dir(workdir: str):
     return cfg, grid, metrics, summary, steps, params_at
 
 
-def require_workdir(workdir: str) -> str:
+def require_workdir(workdir: str, what: str = "a finished sweep directory with parameter snapshots") -> str:
     """The --workdir of an analysis script, or the one-line error when it is missing."""
     if not workdir:
-        raise ConfigError("--workdir is required: a finished sweep directory with parameter snapshots")
+        raise ConfigError(f"--workdir is required: {what}")
     return workdir
 
 
 def write_numbers(out: str, name: str, numbers: dict) -> dict:
-    """An analysis script's numbers as `out/name` (JSON, indented for reading diffs); returns them."""
-    with open(os.path.join(out, name), "w") as f:
-        json.dump(numbers, f, indent=1)
+    """An analysis script's numbers as `out/name` (JSON, indented for reading diffs); returns them.
+
+    Written atomically (an interrupted script leaves the previous file whole); keys keep their
+    insertion order, unlike workdir.write_json, so the committed files' diffs stay readable.
+    """
+    atomic_write_bytes(os.path.join(out, name), json.dumps(numbers, indent=1).encode())
     return numbers

@@ -19,21 +19,49 @@ def _save(fig, path: str, left: float = 0.08, bottom: float = 0.14) -> None:
     plt.close(fig)
 
 
+def _accuracy_panel(ax, steps, curves: dict, run: int | None, xi: float) -> None:
+    """Every accuracy curve of ACC_CURVES present (row `run`, or the 1-d curves) and the 1 - xi line."""
+    for name, (label, color) in ACC_CURVES.items():
+        if name in curves:
+            ax.plot(steps, curves[name] if run is None else curves[name][run], label=label, color=color, lw=1.4)
+    ax.axhline(1 - xi, color="gray", ls=":", lw=1, label=f"1 - xi = {1 - xi:.2f}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step")
+
+
 def plot_training_curves(path: str, steps: np.ndarray, curves: dict, titles: list[str], xi: float) -> None:
     """Figure 1: one panel per run; train/test accuracy and the clean/corrupted split."""
     n = len(titles)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
     for i, ax in enumerate(axes[0]):
-        for name, (label, color) in ACC_CURVES.items():
-            if name in curves:
-                ax.plot(steps, curves[name][i], label=label, color=color, lw=1.4)
-        ax.axhline(1 - xi, color="gray", ls=":", lw=1, label=f"1 - xi = {1 - xi:.2f}")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("step")
+        _accuracy_panel(ax, steps, curves, i, xi)
         ax.set_title(titles[i], fontsize=9)
     axes[0][0].set_ylabel("accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     _save(fig, path)
+
+
+LOSS_CURVES = {"val_loss": ("test", "C1"), "train_clean_loss": ("train, clean", "C2"),
+               "train_corrupt_loss": ("train, corrupted (given label)", "C3")}
+
+
+def plot_run_curves(path: str, steps: np.ndarray, curves: dict, titles: list[str], xis: list[float]) -> None:
+    """Figures 19-22: a column per run; accuracies with the clean/corrupted split above, losses below."""
+    n = len(titles)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 6.4), squeeze=False)
+    for i in range(n):
+        _accuracy_panel(axes[0][i], steps, curves, i, xis[i])
+        axes[0][i].set_title(titles[i], fontsize=9)
+        for name, (label, color) in LOSS_CURVES.items():
+            if name in curves:
+                axes[1][i].plot(steps, curves[name][i], label=label, color=color, lw=1.4)
+        axes[1][i].set_yscale("log")
+        axes[1][i].set_xlabel("step")
+    axes[0][0].set_ylabel("accuracy")
+    axes[1][0].set_ylabel("loss")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    axes[1][-1].legend(fontsize=7)
+    _save(fig, path, bottom=0.08)
 
 
 def plot_ipr_over_time(path: str, snap_steps, mean_ipr, steps, val_acc, train_acc, row_before, row_after,
@@ -102,11 +130,7 @@ def plot_pruning(path: str, fraction: np.ndarray, curves: dict[str, dict], title
 def plot_forgetting(path: str, steps, curves: dict, norms: dict[str, np.ndarray], title: str, xi: float) -> None:
     """Figure 8: (a) accuracies, (b) Frobenius norm of each weight matrix, against time."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for name, (label, color) in ACC_CURVES.items():
-        if name in curves:
-            axes[0].plot(steps, curves[name], label=label, color=color)
-    axes[0].axhline(1 - xi, color="gray", ls=":", lw=1)
-    axes[0].set_xlabel("step")
+    _accuracy_panel(axes[0], steps, curves, None, xi)
     axes[0].set_ylabel("accuracy")
     axes[0].legend(fontsize=7)
     axes[0].set_title(title, fontsize=9)
