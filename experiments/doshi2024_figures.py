@@ -1,6 +1,7 @@
 """Doshi et al. (2024) Figures 1, 2, 4, 6/17, 18, 8 and 23 from one finished sweep directory.
 
-Train first (parameter snapshots are required; the last one must be the final step):
+Train first. Parameter snapshots (--snapshot_steps, the last one the final step) give every figure;
+a sweep without them has its final checkpoint, which gives every figure but Figure 2 (IPR over time):
 
     python experiments/phase_diagram.py --flagfile=experiments/flags/doshi2024_fig1.flags --workdir=runs/doshi_fig1
     python experiments/doshi2024_figures.py --workdir=runs/doshi_fig1 --out=docs/figures/doshi2024 --prefix=p97
@@ -26,7 +27,7 @@ from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
 
-cli.define_flags()  # --workdir (a finished sweep directory with parameter snapshots)
+cli.define_flags()  # --workdir (a finished sweep directory)
 FLAGS = flags.FLAGS
 # Each flag only if missing: the scripts are importable together (tests).
 for _define, _name, _default, _help in (
@@ -74,15 +75,17 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
     plots.plot_training_curves(path("fig1_curves"), steps, metrics, titles, xi)
     plots.plot_ipr_histograms(path("fig4_ipr_hist"), list(neuron), titles)
 
-    # Figure 2: mean IPR at every snapshot, a row of U and the histograms before/after.
+    # Figure 2: mean IPR at every snapshot, a row of U and the histograms before/after (needs more
+    # than the final parameters: a sweep without snapshots has only its final checkpoint).
     mean_over_time = np.stack([ipr_lib.mean_ipr(params_at(s)) for s in snap_steps], 1)  # (G, S)
-    run = fig2_run if fig2_run >= 0 else int(np.argmax(np.nan_to_num(summary["best_val_acc"].to_numpy()) >= 0.9))
-    first = params_at(snap_steps[0])
-    k = int(np.nanargmax(ipr_lib.ipr(final["U"][run])))
-    plots.plot_ipr_over_time(path("fig2_ipr_time"), snap_steps, mean_over_time[run], steps,
-                             metrics["val_acc"][run], metrics["train_acc"][run], first["U"][run, k],
-                             final["U"][run, k], ipr_lib.neuron_ipr(first)["neuron"][run], neuron[run],
-                             f"{titles[run]} (row k={k}: the highest-IPR row of U)")
+    if len(snap_steps) > 1:
+        run = fig2_run if fig2_run >= 0 else int(np.argmax(np.nan_to_num(summary["best_val_acc"].to_numpy()) >= 0.9))
+        first = params_at(snap_steps[0])
+        k = int(np.nanargmax(ipr_lib.ipr(final["U"][run])))
+        plots.plot_ipr_over_time(path("fig2_ipr_time"), snap_steps, mean_over_time[run], steps,
+                                 metrics["val_acc"][run], metrics["train_acc"][run], first["U"][run, k],
+                                 final["U"][run, k], ipr_lib.neuron_ipr(first)["neuron"][run], neuron[run],
+                                 f"{titles[run]} (row k={k}: the highest-IPR row of U)")
 
     # Figures 6/17/18: prune in IPR order, both directions, every metric of the engine.
     width = final["U"].shape[1]

@@ -87,6 +87,25 @@ def test_figures_end_to_end_tiny(tmp_path, tiny_cfg):
         run_curves(run_dir, ["wd=7"], out, "none")
 
 
+def test_figures_from_the_final_checkpoint_without_snapshots(tmp_path, tiny_cfg):
+    from grokjax.analysis import ipr as ipr_lib
+    from grokjax.inspect import load_run
+    from grokjax.train.experiment import run_grid_experiment
+    from grokjax.train.sweep import make_grid
+
+    grid = make_grid({"frac": 0.6, "xi": 0.3}, [("dropout", [0.0, 0.5])])
+    run_dir = str(tmp_path / "run")
+    run_grid_experiment(tiny_cfg, grid, run_dir, ["dropout"], max_runs_per_batch=1, progress=False)
+    out = str(tmp_path / "fig")
+    numbers = _load_script("doshi2024_figures").make_figures(run_dir, out, "t", pruning_points=3)
+    assert os.path.getsize(os.path.join(out, "t_fig4_ipr_hist.png")) > 1000
+    assert not os.path.exists(os.path.join(out, "t_fig2_ipr_time.png"))  # IPR over time needs snapshots
+    _, params, _ = load_run(run_dir, 1)  # run 1's final checkpoint, read independently
+    expected = np.nanmean(ipr_lib.neuron_ipr(params)["neuron"])
+    assert numbers["runs"][1]["mean_ipr_final"] == pytest.approx(float(expected), rel=1e-5)
+    assert list(numbers["runs"][1]["mean_ipr_over_time"]) == [str(tiny_cfg.steps)]
+
+
 def test_analytic_script(tmp_path):
     numbers = _load_script("doshi2024_analytic").analytic_experiment([11], [5, 200], 1, str(tmp_path))
     assert numbers["accuracy"]["11"][1] == 1.0 and numbers["ipr_min"] > 0.999

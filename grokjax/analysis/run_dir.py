@@ -1,43 +1,46 @@
 """Read a finished (or partly finished) sweep directory back: config, curves, summary, snapshots."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
 import jax
 import numpy as np
 
-from grokjax.checkpoint import snapshots
-from grokjax.config import ConfigError, StaticConfig
+from grokjax.checkpoint.reader import SweepDir
+from grokjax.config import ConfigError
 from grokjax.workdir import atomic_write_bytes
 
 
 def load_run_dir(workdir: str):
-    """(cfg, grid, metrics, summary rows, snapshot steps, params_at(step) -> (G, ...) params)."""
+    """(cfg, grid, metrics, summary rows, saved steps, params_at(step) -> (G, ...) params).
+
+    The saved steps are the parameter snapshots (--snapshot_steps); a sweep trained without them
+    still has its final checkpoint, so the final parameters alone are read from there.
+    """
     import pandas as pd  # local: only the readers need it
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = json.load(f)
-    known = {f.name for f in dataclasses.fields(StaticConfig)}
-    cfg = StaticConfig(**{k: v for k, v in config["static"].items() if k in known})
+    sweep = SweepDir(workdir)
+    cfg = sweep.static
     grid = {k: np.asarray(v, np.int32 if k in ("model_seed", "data_seed") else np.float32)
-            for k, v in config["grid"].items()}
+            for k, v in sweep.config["grid"].items()}
     with np.load(os.path.join(workdir, "metrics.npz")) as data:
         metrics = {k.replace("__", "/"): data[k] for k in data.files}
     summary = pd.read_csv(os.path.join(workdir, "summary.csv"))
-    with open(os.path.join(workdir, "checkpoints", "layout.json")) as f:
-        batches = json.load(f)["batches"]
-    steps = snapshots.saved_steps(workdir, 0)
+    steps = sweep.snapshot_steps(0)
     if not steps:
-        raise ConfigError(f"{workdir} has no parameter snapshots; train with --snapshot_steps=...")
+        final = int(sweep.steps[-1])
+        if final not in sweep.checkpoint_steps(0):
+            raise ConfigError(f"{workdir} has no parameter snapshots and no final checkpoint; "
+                              "train with --snapshot_steps=...")
+        steps = [final]
     # An unfinished sweep: use the runs of the batches finished so far (summary.csv has them).
     n_done = len(summary)
     grid = {k: v[:n_done] for k, v in grid.items()}
     metrics = {k: (v if k == "steps" else v[:n_done]) for k, v in metrics.items()}
-    done_batches = [b for b, runs in enumerate(batches) if max(runs) < n_done]
+    done_batches = [b for b, runs in enumerate(sweep.batches()) if max(runs) < n_done]
 
     def params_at(step: int) -> dict:
-        parts = [snapshots.read(workdir, b, step) for b in done_batches]
+        parts = [sweep.batch_params(b, step)[1] for b in done_batches]
         return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
     return cfg, grid, metrics, summary, steps, params_at
