@@ -5,8 +5,9 @@
 The bare step is the same model and optimizer written directly in JAX (eq. 1 MLP with the
 quadratic activation, MSE on the training rows, AdamW with betas (0.9, 0.98)), with none of the
 engine's work: no per-run hyperparameters, corruption masks, finite check or metrics. Both run one
-run alone, 10 steps per call, interleaved with a large matmul (the machine's peak), so the table
-says how far the step is from the peak because of XLA:CPU and how far because of the engine.
+run alone, --steps steps per call (the engine's call ends with one evaluation on the whole table,
+as every --eval_every steps of a sweep), interleaved with a large matmul (the machine's peak), so
+the table says how far the step is from the peak because of XLA:CPU and how far because of the engine.
 Prints and writes benchmarks/results/<out>.{md,csv}.
 """
 from __future__ import annotations
@@ -22,8 +23,10 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import CHUNK_STEPS, CONFIGS, best_times, compiled_chunk, grid_of, load_average, matmul_fn, write_table  # noqa: E402,E501
+from common import CONFIGS, best_times, compiled_chunk, grid_of, load_average, matmul_fn, write_table  # noqa: E402,E501
 
+flags.DEFINE_integer("steps", 100, "steps per timed call; the engine evaluates once per call, as a sweep "
+                     "with --eval_every=steps does (the Doshi flagfiles: 100)")
 flags.DEFINE_float("min_seconds", 3.0, "time each variant for at least this long (best call counts)")
 flags.DEFINE_string("out", "engine_overhead", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
@@ -62,7 +65,7 @@ def bare_chunk(p: int, width: int, rows: int, n_steps: int):
 
 def main(argv):
     del argv
-    cfg, n_steps = CONFIGS["doshi_mlp"], CHUNK_STEPS["doshi_mlp"]
+    cfg, n_steps = CONFIGS["doshi_mlp"], FLAGS.steps
     rows = int(round(0.5 * cfg.p ** 2))  # the engine's reference step: frac 0.5 of the table
     useful_flops = 6.0 * rows * cfg.width * cfg.p  # the output layer's three matmuls
     before = load_average()
