@@ -8,9 +8,12 @@
 Same flags as experiments/phase_diagram.py, including --shard_index/--num_shards and
 --memory_budget_gb (both scripts plan the sweep with grokjax.cli.sweep_plan). With
 several processes (SLURM_NTASKS > 1 or JAX_COORDINATOR_ADDRESS set) it calls
-jax.distributed.initialize(), splits each batch's runs across every device of every
-host, and process 0 writes the run directory (multi-host sweeps are not checkpointed). Merge the shards of an array
-with `python -m grokjax.merge --out=runs/x runs/x/shard_*`.
+jax.distributed.initialize() and trains through the same function as one host
+(grokjax.cli.run_plan): each batch's runs are split across every device of every host,
+every process checkpoints its own shards (Orbax, collectively), process 0 writes the
+rest of the run directory, and rerunning the same command resumes from the checkpoints
+(a SIGTERM to any process stops them all after the same chunk, checkpointed). Merge the
+shards of an array with `python -m grokjax.merge --out=runs/x runs/x/shard_*`.
 """
 import os
 import sys
@@ -28,40 +31,14 @@ cli.define_flags()
 FLAGS = cli.FLAGS
 
 
-def run_multihost(plan: cli.SweepPlan) -> None:
-    """Every process trains its devices' runs of each batch; process 0 writes the results."""
-    from grokjax.train.experiment import experiment_config, write_plots, write_progress
-    from grokjax.train.summary import summarize
-    from grokjax.train.sweep import run_sweep
-    from grokjax.workdir import atomic_write_bytes, prepare_workdir, write_json, write_results
-
-    cfg, grid, axes, max_runs = plan
-    main = devices.is_main_process()
-    if main:
-        prepare_workdir(FLAGS.workdir, experiment_config(cfg, grid, axes, max_runs), overwrite=FLAGS.overwrite)
-        write_json(os.path.join(FLAGS.workdir, "config.json"), experiment_config(cfg, grid, axes, max_runs))
-        atomic_write_bytes(os.path.join(FLAGS.workdir, "flags.txt"), cli.flags_text().encode())
-    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs, keep_params=False, progress=FLAGS.progress and main)
-    if main:
-        summary = summarize(result)
-        write_results(FLAGS.workdir, result, summary)
-        write_plots(FLAGS.workdir, result, summary, axes)
-        write_progress(FLAGS.workdir, grid_size(grid), grid_size(grid), complete=True)
-        print(f"{grid_size(grid)} runs on {devices.jax.device_count()} devices of "
-              f"{devices.jax.process_count()} processes; results in {FLAGS.workdir}")
-
-
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    multihost = devices.initialize_distributed()
+    devices.initialize_distributed()  # before anything touches a JAX backend
     try:
         plan = cli.sweep_plan()  # the same sharding as experiments/phase_diagram.py
         print(f"{grid_size(plan.grid)} run(s), at most {plan.max_runs_per_batch} per batch, on "
-              f"{devices.jax.device_count()} device(s)", flush=True)
-        if multihost:
-            run_multihost(plan)
-        else:
-            cli.run_plan(plan)
+              f"{devices.jax.device_count()} device(s) of {devices.jax.process_count()} process(es)", flush=True)
+        cli.run_plan(plan)  # the same engine, checkpoints and resume on one host or several
     except ConfigError as err:
         cli.exit_on_config_error(err)
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import BatchCheckpoints, CheckpointOptions, SweepCheckpoints
@@ -136,14 +137,6 @@ def _cli(workdir, *extra):
             "--snapshot_steps=log:3", "--progress=false", f"--workdir={workdir}", *extra]
 
 
-def _env():
-    # The subprocesses share this session's compilation cache: they compile the same programs.
-    cache = jax.config.jax_compilation_cache_dir
-    extra = {"JAX_COMPILATION_CACHE_DIR": cache, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-             "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"} if cache else {}
-    return {**os.environ, "JAX_PLATFORMS": "cpu", **extra}
-
-
 def _results(workdir):
     with np.load(workdir / "metrics.npz") as m:
         return (workdir / "summary.csv").read_text(), {k: m[k] for k in m.files}
@@ -151,8 +144,8 @@ def _results(workdir):
 
 def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(_cli(reference), check=True, capture_output=True, env=_env(), timeout=300)
-    proc = subprocess.Popen(_cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    subprocess.run(_cli(reference), check=True, capture_output=True, env=subprocess_env(), timeout=300)
+    proc = subprocess.Popen(_cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=subprocess_env())
     first = killed / "checkpoints" / "batch_000"
     deadline = time.time() + 240
     while time.time() < deadline and not (first.is_dir() and any(n.isdigit() for n in os.listdir(first))):
@@ -160,7 +153,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL  # killed part-way, not finished
     assert not (killed / "curves.png").exists()
-    again = subprocess.run(_cli(killed), capture_output=True, text=True, env=_env(), timeout=300)
+    again = subprocess.run(_cli(killed), capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resuming" in again.stdout
     csv_ref, npz_ref = _results(reference)
@@ -174,7 +167,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
             assert (killed / "snapshots" / b / f).read_bytes() == (reference / "snapshots" / b / f).read_bytes()
     # The same workdir with another configuration: one line, nothing touched.
     before = (killed / "summary.csv").read_text()
-    other = subprocess.run(_cli(killed, "--steps=600"), capture_output=True, text=True, env=_env(), timeout=300)
+    other = subprocess.run(_cli(killed, "--steps=600"), capture_output=True, text=True, env=subprocess_env(), timeout=300)
     lines = [line for line in other.stderr.splitlines() if line.strip()]
     assert other.returncode == 2 and len(lines) == 1, other.stderr
     assert lines[0].startswith("error: ") and "steps: 400 -> 600" in lines[0] and "--overwrite" in lines[0]

@@ -112,7 +112,8 @@ class SweepDir:
 
     # What is there.
     def restore(self, batch: int, step: int) -> dict:
-        """A checkpoint as nested dicts of numpy arrays (no restore target needed)."""
+        """A checkpoint as nested dicts of numpy arrays, read whole in this process: the target is built
+        from the checkpoint's own metadata, so one sharded over the devices of other hosts reads too."""
         import orbax.checkpoint as ocp  # local: the table and snapshots need no Orbax
 
         from absl import logging
@@ -123,8 +124,11 @@ class SweepDir:
         try:
             manager = ocp.CheckpointManager(batch_dir(self.workdir, batch),
                                             options=ocp.CheckpointManagerOptions(
-                                                read_only=True, save_interval_steps=0, create=False))
-            return manager.restore(step, args=ocp.args.StandardRestore())
+                                                read_only=True, save_interval_steps=0, create=False),
+                                            item_handlers=ocp.StandardCheckpointHandler())
+            saved = manager.item_metadata(step).tree
+            return manager.restore(step, args=ocp.args.StandardRestore(
+                jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), saved)))  # numpy leaves: read as numpy
         except Exception as err:  # noqa: BLE001 - a damaged or foreign checkpoint: one line
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             _fail(f"cannot read {os.path.join(batch_dir(self.workdir, batch), str(step))} "

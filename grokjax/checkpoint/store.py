@@ -10,6 +10,11 @@ batch is finished. Per-step randomness is fold_in(step_key, step), so training
 on from a restored state reproduces the uninterrupted run bit for bit.
 Orbax writes each step to a temporary directory and renames it when complete,
 so a process killed at any moment leaves only whole checkpoints behind.
+
+Multi-host (several processes joined by jax.distributed): every process makes the
+same save and restore calls (Orbax's are collective); each writes and reads only its
+own devices' shards of the state, process 0 writes the host-side values (curves, t,
+done), layout.json and the snapshots.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import orbax.checkpoint as ocp
 
 from grokjax.checkpoint import snapshots
 from grokjax.config import ConfigError
+from grokjax.train import devices
 from grokjax.workdir import write_json
 
 CHECKPOINT_DIR = "checkpoints"
@@ -61,24 +67,28 @@ def _is_key(x) -> bool:
     return jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def to_host(tree):
-    """numpy copies with typed keys as key data. A copy, because the next chunk donates the device buffers."""
-    return jax.tree.map(lambda x: np.array(jax.random.key_data(x) if _is_key(x) else x), tree)
+def saveable(tree):
+    """The state as Orbax saves it: typed keys as their key data, arrays left on the devices.
+    save() copies each process's shards to the host before it returns (Orbax transfers every
+    array synchronously unless a transfer budget is set), so the next chunk may donate the buffers."""
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
 
 
-def host_target(abstract):
-    """The on-disk shapes of an abstract (jax.eval_shape) state, the Orbax restore target."""
-    return jax.tree.map(lambda x: jax.eval_shape(jax.random.key_data, x) if _is_key(x)
-                        else jax.ShapeDtypeStruct(x.shape, x.dtype), abstract)
+def restore_target(abstract):
+    """The Orbax restore target of an abstract (jax.eval_shape) state: the on-disk shapes with the
+    shardings the training step's outputs have (so its input buffers can still be donated, and each
+    process reads only its own shards)."""
+    def leaf(a):
+        shape = jax.eval_shape(jax.random.key_data, a) if _is_key(a) else a
+        sharding = getattr(a, "sharding", None) or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        return jax.ShapeDtypeStruct(shape.shape, shape.dtype, sharding=sharding)
+    return jax.tree.map(leaf, abstract)
 
 
-def from_host(tree, abstract):
-    """Inverse of to_host: on the devices, with the shardings jax.eval_shape gave the abstract state
-    (those the training step's outputs have, so its input buffers can still be donated)."""
-    def leaf(x, a):
-        x = jax.device_put(x, getattr(a, "sharding", None))
-        return jax.random.wrap_key_data(x, dtype=a.dtype) if _is_key(a) else x
-    return jax.tree.map(leaf, tree, abstract)
+def from_saved(tree, abstract):
+    """Inverse of saveable: key data wrapped back into typed keys."""
+    return jax.tree.map(lambda x, a: jax.random.wrap_key_data(x, dtype=a.dtype) if _is_key(a) else x,
+                        tree, abstract)
 
 
 def fingerprint(cfg, grid: dict) -> str:
@@ -119,8 +129,9 @@ class SweepCheckpoints:
                 f"batch layout (batch size {saved.get('batch_size')} -> {batch_size}; device count changed?)"
             raise ConfigError(f"{self.workdir} holds checkpoints of a sweep with a different {what}; "
                               "pass --overwrite to start over")
-        os.makedirs(os.path.join(self.workdir, CHECKPOINT_DIR), exist_ok=True)
-        if saved is None:
+        # Every process checks the layout (each raises the same error); process 0 writes it.
+        if saved is None and devices.is_main_process():
+            os.makedirs(os.path.join(self.workdir, CHECKPOINT_DIR), exist_ok=True)
             write_json(os.path.join(self.workdir, CHECKPOINT_DIR, LAYOUT_FILE), layout)
 
     def batch(self, index: int, runs: np.ndarray) -> "BatchCheckpoints":
@@ -143,7 +154,7 @@ class BatchCheckpoints:
         step = self.manager.latest_step()
         if step is None:
             return None
-        target = {"state": host_target(abstract_state),
+        target = {"state": restore_target(abstract_state),
                   "curves": {escape(k): jax.ShapeDtypeStruct((self.n_padded(abstract_state), n_points), np.float32)
                              for k in metric_names},
                   "t": jax.ShapeDtypeStruct((), np.int64), "done": jax.ShapeDtypeStruct((), np.bool_)}
@@ -154,7 +165,7 @@ class BatchCheckpoints:
             raise ConfigError(f"cannot restore {batch_dir(self.workdir, self.index)}/{step} ({first[:200]}); "
                               "pass --overwrite to start over") from None
         curves = {k: np.array(item["curves"][escape(k)]) for k in metric_names}
-        return Resumed(from_host(item["state"], abstract_state), curves, int(item["t"]),
+        return Resumed(from_saved(item["state"], abstract_state), curves, int(item["t"]),
                        bool(item["done"]))
 
     @staticmethod
@@ -166,11 +177,13 @@ class BatchCheckpoints:
         """Called at every evaluation point: keeps the snapshot and checkpoint that are due
         (`force`: a checkpoint now, e.g. before stopping on a signal)."""
         if step in self.snapshot_steps:
-            params = jax.tree.map(lambda a: np.asarray(a)[:self.n_real], state.params)  # drop padding
-            snapshots.write(self.workdir, self.index, step, params, self.options.snapshot_dtype)
+            params = devices.to_host(state.params)  # from every process: a collective call
+            if devices.is_main_process():
+                params = jax.tree.map(lambda a: a[:self.n_real], params)  # drop padding
+                snapshots.write(self.workdir, self.index, step, params, self.options.snapshot_dtype)
         every = self.options.every
         if done or force or (every > 0 and t % every == 0 and t > 0):
-            item = {"state": to_host(state), "curves": {escape(k): v.copy() for k, v in curves.items()},
+            item = {"state": saveable(state), "curves": {escape(k): v.copy() for k, v in curves.items()},
                     "t": np.asarray(t, np.int64), "done": np.asarray(done)}
             self.manager.save(step, args=ocp.args.StandardSave(item), force=True)
 

@@ -11,12 +11,15 @@ not depend on where it ran (tests/test_devices.py checks 4 CPU devices against 1
 Multi-host: call `initialize_distributed()` first (SLURM and other launchers are
 auto-detected by `jax.distributed.initialize`); every process builds the same grid,
 the mesh spans every host's devices, and the small per-run outputs (metrics,
-divergence flags) are replicated so each process can read them; process 0 writes.
+divergence flags) are replicated so each process can read them; process 0 writes
+files (`on_main_process`), while checkpoints are saved by every process's shards
+(grokjax.checkpoint.store).
 """
 from __future__ import annotations
 
 import math
 import os
+from typing import Callable
 
 import jax
 import numpy as np
@@ -51,6 +54,42 @@ def initialize_distributed() -> bool:
 def is_main_process() -> bool:
     """The process that writes files (process 0)."""
     return jax.process_index() == 0
+
+
+def any_process(flag: bool) -> bool:
+    """True on every process if `flag` is True on any (a collective call with several processes):
+    e.g. a SIGTERM that reached one process stops all of them after the same chunk."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
+_MESSAGE_BYTES = 1024
+
+
+def on_main_process(fn: Callable[[], bool]) -> bool:
+    """fn() on process 0 only (it writes the run directory) and its bool result on every process,
+    once process 0 is done (a collective call, so the others wait for it). A ConfigError that
+    fn raises is raised on every process with the same message, so none is left waiting."""
+    if jax.process_count() == 1:
+        return fn()
+    from jax.experimental import multihost_utils
+
+    from grokjax.config import ConfigError
+    result, message = False, b""
+    if is_main_process():
+        try:
+            result = bool(fn())
+        except ConfigError as err:
+            message = str(err).encode()[:_MESSAGE_BYTES - 2] or b"?"
+    packed = np.zeros(_MESSAGE_BYTES, np.uint8)  # [result, has error, message...]
+    packed[:2] = result, bool(message)
+    packed[2:2 + len(message)] = np.frombuffer(message, np.uint8)
+    packed = np.asarray(multihost_utils.broadcast_one_to_all(packed))
+    if packed[1]:
+        raise ConfigError(packed[2:].tobytes().rstrip(b"\0").decode(errors="replace"))
+    return bool(packed[0])
 
 
 def run_mesh(devices=None) -> Mesh | None:

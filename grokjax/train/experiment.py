@@ -11,6 +11,7 @@ import numpy as np
 from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
 from grokjax.config import StaticConfig
 from grokjax.plotting.phase_diagram import plot_curves, plot_heatmap, plot_phase_diagram
+from grokjax.train import devices
 from grokjax.train.summary import summarize
 from grokjax.train.sweep import Grid, SweepResult, grid_size, run_sweep
 from grokjax.workdir import PROGRESS_FILE, atomic_write_bytes, prepare_workdir, write_json, write_results
@@ -33,13 +34,21 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     Resumes the sweep already in `workdir` if its config.json is the same; raises
     ConfigError (one line) if it differs, unless `overwrite`. After each batch the
     runs finished so far are written, so an interrupted sweep leaves readable results.
+    With several processes (launch/sweep.py on several hosts) every process trains its
+    devices' share of each batch and checkpoints it; process 0 writes every other file.
     """
     config = experiment_config(cfg, grid, axes, max_runs_per_batch, checkpoint)
-    if prepare_workdir(workdir, config, overwrite=overwrite):
+    main = devices.is_main_process()
+
+    def prepare() -> bool:
+        resuming = prepare_workdir(workdir, config, overwrite=overwrite)
+        write_json(os.path.join(workdir, "config.json"), config)
+        if flags_text:
+            atomic_write_bytes(os.path.join(workdir, "flags.txt"), flags_text.encode())
+        return resuming
+
+    if devices.on_main_process(prepare) and main:  # the others wait until the workdir is ready
         print(f"resuming the sweep in {workdir} from its checkpoints")
-    write_json(os.path.join(workdir, "config.json"), config)
-    if flags_text:
-        atomic_write_bytes(os.path.join(workdir, "flags.txt"), flags_text.encode())
     n_runs = grid_size(grid)
 
     def write_partial(partial: SweepResult) -> None:
@@ -49,8 +58,11 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
             write_progress(workdir, done, n_runs, complete=False)
 
     start = time.time()
-    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False, progress=progress,
-                       checkpoints=SweepCheckpoints(workdir, checkpoint), on_progress=write_partial)
+    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False,
+                       progress=progress and main, checkpoints=SweepCheckpoints(workdir, checkpoint),
+                       on_progress=write_partial if main else None)
+    if not main:
+        return result
     summary = summarize(result)
     write_results(workdir, result, summary)
     write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too

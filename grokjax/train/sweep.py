@@ -338,10 +338,12 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
         best_val = np.maximum(best_val, np.nan_to_num(metrics["val_acc"]))
         done = (best_val >= cfg.early_stop_val_acc) | np.asarray(state.diverged)
         stop = cfg.early_stop_val_acc > 0 and done.all()
+        # Saves are collective: a signal that reached some processes stops all of them here.
+        interrupt_now = devices.any_process(bool(interrupted))
         if store is not None:
             store.after_eval(t, int(steps[t]), state, curves, done=stop or t == len(steps) - 1,
-                             force=bool(interrupted))
-        if interrupted:
+                             force=interrupt_now)
+        if interrupt_now:
             raise KeyboardInterrupt(f"stopped at step {int(steps[t])}" + (
                 ", checkpointed: rerun the same command to resume" if store is not None else ""))
         if stop:
