@@ -142,3 +142,12 @@ def test_training_rows_step_equals_the_masked_full_table_step(tiny_cfg, variant)
     assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(table_grads))
     chex.assert_trees_all_close(rows_grads, table_grads, rtol=1e-5, atol=1e-7)
     chex.assert_trees_all_close(rows_stats, table_stats, rtol=1e-5, atol=1e-7)
+
+
+def test_plot_titles_name_the_fixed_hyperparameters_that_tell_sweeps_apart(tiny_cfg):
+    from grokjax.train.experiment import plot_title
+
+    grid = make_grid({"wd": 20.0, "dropout": 0.0, "xi": 0.3}, [("frac", [0.4, 0.5])])
+    title = plot_title(tiny_cfg, grid, ["frac"])
+    # lr and wd always; xi because it is not its default; dropout (default) and the axis frac not.
+    assert title.endswith(", lr=0.01 wd=20 xi=0.3") and "dropout" not in title and "frac" not in title

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
-from grokjax.config import StaticConfig
+from grokjax.config import HPARAMS, StaticConfig
 from grokjax.plotting.phase_diagram import plot_curves, plot_heatmap, plot_phase_diagram
 from grokjax.train import devices
 from grokjax.train.summary import summarize
@@ -84,9 +84,18 @@ def _save_png(path: str, plot, *args) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def plot_title(cfg: StaticConfig, grid: Grid, axes: list[str]) -> str:
+    """The plots' title: the static setting, and the hyperparameters held fixed over the grid that
+    tell sweeps apart (lr and wd always, the others when not at their defaults)."""
+    fixed = [f"{k}={grid[k][0]:g}" for k, spec in HPARAMS.items()
+             if k not in axes and len(np.unique(grid[k])) == 1 and (k in ("lr", "wd") or grid[k][0] != spec.default)]
+    return f"{cfg.op} p={cfg.p} {cfg.model} {cfg.loss} {cfg.optimizer}, {cfg.steps} steps" + \
+        (f", {' '.join(fixed)}" if fixed else "")
+
+
 def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str]) -> None:
     cfg, grid = result.cfg, result.grid
-    title = f"{cfg.op} p={cfg.p} {cfg.model} {cfg.loss} {cfg.optimizer}, {cfg.steps} steps"
+    title = plot_title(cfg, grid, axes)
     if axes:
         x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
         for metric in ("final_train_acc", "final_val_acc"):
