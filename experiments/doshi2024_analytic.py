@@ -12,7 +12,7 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.analytic import amplitude, analytic_accuracy, analytic_params
@@ -60,4 +60,4 @@ def analytic_experiment(primes: list[int], widths: list[int], seeds: int, out: s
     return numbers
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -28,7 +28,7 @@ import os
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.batchnorm import batchnorm_layers, ipr_gamma_correlations, layer_iprs
@@ -142,4 +142,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -32,7 +32,7 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis import ipr as ipr_lib
@@ -221,4 +221,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

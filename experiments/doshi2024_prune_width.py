@@ -18,7 +18,7 @@ import os
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis import pruning
@@ -102,4 +102,4 @@ if __name__ == "__main__":
     # Figure 32's hyperparameters (App. Q) as defaults; flags on the command line still win.
     for name, value in (("lr", 0.005), ("wd", 1.0), ("xi", 0.35), ("frac", 0.5), ("pruning_points", 101)):
         FLAGS.set_default(name, value)
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.run_dir import require_workdir, write_numbers
@@ -103,4 +103,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

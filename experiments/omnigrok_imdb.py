@@ -7,7 +7,7 @@
 checked); --source=synthetic (offline default) trains on generated reviews, which
 are NOT IMDb and are labeled so in every output.
 """
-from absl import app, flags
+from absl import flags
 
 import omnigrok_common as common
 from grokjax import cli
@@ -40,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

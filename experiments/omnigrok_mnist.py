@@ -9,7 +9,6 @@ bundled 8x8 digits as a stand-in, labeled so in every figure.
 Parts: landscape (Fig. 3a-c over alpha x training size), dynamics (Fig. 3d
 curves; with --scan_wds, Fig. 10b steps vs wd), size_scan (Fig. 3e).
 """
-from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
@@ -45,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -9,7 +9,6 @@ flags use the engine's MLP, see docs/reproductions/omnigrok.md).
 Parts: landscape (Fig. 8, alpha x train fraction), dynamics (Fig. 9a weight norm
 and accuracy; with --scan_wds, Fig. 10a steps vs wd), constrained (Fig. 9b).
 """
-from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
@@ -32,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -7,7 +7,6 @@
 MD5 checked); --source=synthetic (offline default) uses generated molecule-like
 graphs, which are NOT QM9 and are labeled so in every output.
 """
-from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
@@ -36,4 +35,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -16,7 +16,7 @@ import os
 import shutil
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.representation import representation_landscape, reduced_trajectory, toy_addition
@@ -179,4 +179,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -6,7 +6,6 @@
 Parts: landscape (Fig. 2a, reduced L/U vs alpha), dynamics (Fig. 2b curves for
 alphas x wds, and Fig. 2c steps to 95% vs wd at alpha 2 with the log-log slope).
 """
-from absl import app
 
 import omnigrok_common as common
 from grokjax import cli
@@ -30,4 +29,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -10,7 +10,6 @@ A grid can be split across processes or jobs: `--shard_index=i --num_shards=k` t
 the i-th of k contiguous blocks of runs; merge the k run directories with
 `python -m grokjax.merge --out=DIR shard_dirs...` (launch/README.md).
 """
-from absl import app
 
 from grokjax import cli
 from grokjax.config import ConfigError
@@ -29,4 +28,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

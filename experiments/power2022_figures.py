@@ -28,7 +28,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 import pandas as pd
-from absl import app, flags
+from absl import flags
 
 from grokjax import cli
 from grokjax.analysis import embeddings as emb
@@ -348,4 +348,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -10,6 +10,7 @@ is a flag of the same name. Up to two hyperparameters can be swept:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from typing import NamedTuple
 
@@ -253,3 +254,26 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
 def exit_on_config_error(err: ConfigError) -> None:
     print(f"error: {err}", file=sys.stderr)
     sys.exit(2)
+
+
+STOPPED_EXIT_CODE = 130  # the shell's code for a command ended by Ctrl-C
+
+
+def stop_cleanly(main):
+    """`main` for app.run: a sweep stopped by Ctrl-C or SIGTERM (grokjax.train.interrupt) ends with
+    its one line (the step it stopped at and how to resume) instead of a traceback."""
+    @functools.wraps(main)
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except KeyboardInterrupt as err:
+            print(f"{err}" if str(err) else "stopped at once: the chunk in flight was not checkpointed; "
+                  "rerun the same command to resume from the last checkpoint", file=sys.stderr)
+            sys.exit(STOPPED_EXIT_CODE)
+    return wrapped
+
+
+def run_script(main) -> None:
+    """Runs an experiment script's main: flags parsed by parse_flags_or_exit, signals by stop_cleanly."""
+    from absl import app
+    app.run(stop_cleanly(main), flags_parser=parse_flags_or_exit)

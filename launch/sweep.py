@@ -18,7 +18,6 @@ shards of an array with `python -m grokjax.merge --out=runs/x runs/x/shard_*`.
 import os
 import sys
 
-from absl import app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags_or_exit)
+    cli.run_script(main)

@@ -83,3 +83,26 @@ def test_used_or_unwritable_workdir_is_refused(tmp_path):
     blocker.write_text("x")
     proc = run(*TINY, f"--workdir={blocker}")
     assert proc.returncode != 0 and "not a directory" in proc.stderr
+
+
+def test_sigterm_stops_with_one_line_and_a_checkpoint(tmp_path):
+    import signal
+    import time
+
+    workdir = tmp_path / "long"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    # Far more steps than the test waits for: it is stopped once its first checkpoint exists.
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--p=11", "--width=16", "--steps=10000000", "--eval_every=1000",
+                             "--checkpoint_every=1", "--progress=false", "--x_axis=wd", "--x_values=0,1",
+                             f"--workdir={workdir}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    batch = workdir / "checkpoints" / "batch_000"
+    deadline = time.time() + 120
+    while not (batch.is_dir() and any(n.isdigit() for n in os.listdir(batch))) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("stopped at step ") and "rerun the same command" in stderr
+    steps = sorted(int(n) for n in os.listdir(batch) if n.isdigit())
+    assert steps and f"stopped at step {steps[-1]}," in stderr  # the last checkpoint is where it stopped
