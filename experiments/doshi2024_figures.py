@@ -77,10 +77,12 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
 
     # Figure 2: mean IPR at every snapshot, a row of U and the histograms before/after (needs more
     # than the final parameters: a sweep without snapshots has only its final checkpoint).
-    mean_over_time = np.stack([ipr_lib.mean_ipr(params_at(s)) for s in snap_steps], 1)  # (G, S)
+    first = params_at(snap_steps[0]) if len(snap_steps) > 1 else final
+    read = {snap_steps[0]: first, snap_steps[-1]: final}  # each saved step is read once
+    mean_over_time = np.stack([ipr_lib.mean_ipr(read[s] if s in read else params_at(s)) for s in snap_steps],
+                              1)  # (G, S)
     if len(snap_steps) > 1:
         run = fig2_run if fig2_run >= 0 else int(np.argmax(np.nan_to_num(summary["best_val_acc"].to_numpy()) >= 0.9))
-        first = params_at(snap_steps[0])
         k = int(np.nanargmax(ipr_lib.ipr(final["U"][run])))
         plots.plot_ipr_over_time(path("fig2_ipr_time"), snap_steps, mean_over_time[run], steps,
                                  metrics["val_acc"][run], metrics["train_acc"][run], first["U"][run, k],
