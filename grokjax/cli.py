@@ -261,14 +261,13 @@ STOPPED_EXIT_CODE = 130  # the shell's code for a command ended by Ctrl-C
 
 def stop_cleanly(main):
     """`main` for app.run: a sweep stopped by Ctrl-C or SIGTERM (grokjax.train.interrupt) ends with
-    its one line (the step it stopped at and how to resume) instead of a traceback."""
+    the one line its KeyboardInterrupt carries (where it stopped and how to resume), not a traceback."""
     @functools.wraps(main)
     def wrapped(argv):
         try:
             return main(argv)
         except KeyboardInterrupt as err:
-            print(f"{err}" if str(err) else "stopped at once: the chunk in flight was not checkpointed; "
-                  "rerun the same command to resume from the last checkpoint", file=sys.stderr)
+            print(str(err) or "interrupted", file=sys.stderr)  # a bare Ctrl-C outside training: no claim
             sys.exit(STOPPED_EXIT_CODE)
     return wrapped
 

@@ -27,7 +27,8 @@ class StopRequest:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("stopped at once: the chunk in flight was not checkpointed; "
+                                    "rerun the same command to resume from the last checkpoint")
         self.requested = True
         print(f"\n{signal.Signals(signum).name}: stopping after the current chunk, with a checkpoint; "
               "send it again to stop at once", file=sys.stderr, flush=True)
