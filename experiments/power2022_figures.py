@@ -33,15 +33,17 @@ from absl import flags
 from grokjax import cli
 from grokjax.analysis import embeddings as emb
 from grokjax.analysis.sharpness import sweep_sharpness
-from grokjax.checkpoint import snapshots
 from grokjax.config import ConfigError, StaticConfig, validate_static
 from grokjax.data.datasets import operation_dataset
 from grokjax.data.operations import OPERATIONS, operation_names
 from grokjax.plotting import power as plots
 from grokjax.train.run import make_run_fns
 from grokjax.train.summary import summarize
-from grokjax.train.sweep import Grid, SweepResult, make_grid, run_sweep
-from grokjax.workdir import prepare_workdir, write_csv, write_json, write_npz, write_results
+from grokjax.train.sweep import Grid, SweepResult, make_grid
+from grokjax.checkpoint.reader import load_sweep
+from grokjax.checkpoint.store import CheckpointOptions
+from grokjax.train.experiment import run_grid_experiment
+from grokjax.workdir import atomic_write_bytes, prepare_workdir, write_csv, write_json, write_npz
 
 FIGURES = ("grokking", "learning_time", "optimizers", "operations", "embeddings", "outliers", "sharpness")
 # Power et al. A.1.2, in the reading order of Figure 2 left: (static overrides, traced overrides).
@@ -141,49 +143,26 @@ def build_sweeps(figure: str, cfg: StaticConfig, base: dict, axes: list, seeds: 
 # ----------------------------------------------------------------------------- storage
 
 
-# Parameters are stored as flat {'a/b/c': array} npz files, as parameter snapshots are.
-flatten, unflatten = snapshots.flatten, snapshots.unflatten
-
-
 def sweep_config(sweep: Sweep) -> dict:
     return {"label": sweep.label, "static": dataclasses.asdict(sweep.cfg), "groups": sweep.groups.tolist(),
             "grid": {k: v.tolist() for k, v in sweep.grid.items()}}
 
 
-def run_or_load(sweep: Sweep, workdir: str, max_runs_per_batch: int, progress: bool) -> SweepResult:
-    """Trains a sweep into workdir/sweeps/<label>/, or loads it if that holds this exact sweep."""
+def run_or_load(sweep: Sweep, workdir: str, axes: list[str], max_runs_per_batch: int, progress: bool,
+                flags_text: str, overwrite: bool) -> SweepResult:
+    """Trains a sweep into workdir/sweeps/<label>/ as a checkpointed run directory: the same
+    command resumes it chunk by chunk (a different sweep there is refused unless `overwrite`).
+    A finished sweep is only read back."""
     out = os.path.join(workdir, "sweeps", sweep.label)
-    config = json.loads(json.dumps(sweep_config(sweep), default=str))
-    done = os.path.join(out, "done.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            if json.load(f) == config:
-                print(f"sweep {sweep.label}: reusing {out}")
-                return load_sweep(sweep, out)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
     start = time.time()
-    result = run_sweep(sweep.cfg, sweep.grid, max_runs_per_batch=max_runs_per_batch,
-                       keep_params=sweep.keep_params, progress=progress)
-    write_results(out, result, summarize(result))
-    if sweep.keep_params:
-        write_npz(os.path.join(out, "params.npz"), **flatten(result.params))
-    write_json(done, config)  # last: marks the sweep complete
+    result = run_grid_experiment(sweep.cfg, sweep.grid, out, axes, flags_text=flags_text,
+                                 max_runs_per_batch=max_runs_per_batch, progress=progress,
+                                 checkpoint=CheckpointOptions(every=1), overwrite=overwrite)
     print(f"sweep {sweep.label}: {len(sweep.groups)} runs in {time.time() - start:.0f}s")
-    return result
-
-
-def load_sweep(sweep: Sweep, out: str) -> SweepResult:
-    metrics = np.load(os.path.join(out, "metrics.npz"))
-    curves = {k.replace("__", "/"): metrics[k] for k in metrics.files if k != "steps" and not k.startswith("hp__")}
-    summary = pd.read_csv(os.path.join(out, "summary.csv"))
-    params = None
-    if sweep.keep_params:
-        with np.load(os.path.join(out, "params.npz")) as f:
-            params = unflatten({k: f[k] for k in f.files})
-    return SweepResult(cfg=sweep.cfg, grid=sweep.grid, steps=metrics["steps"], curves=curves,
-                       diverged=summary["diverged"].to_numpy(bool),
-                       diverged_step=summary["diverged_step"].to_numpy(), params=params)
+    if not sweep.keep_params:
+        return result
+    data = load_sweep(out, params=True)  # the final parameters, from each batch's last checkpoint
+    return dataclasses.replace(result, params=data.params)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -335,12 +314,14 @@ def main(argv):
     if FLAGS.overwrite:
         shutil.rmtree(os.path.join(FLAGS.workdir, "sweeps"), ignore_errors=True)
     write_json(os.path.join(FLAGS.workdir, "config.json"), config)
-    with open(os.path.join(FLAGS.workdir, "flags.txt"), "w") as f:
-        f.write(cli.flags_text() + "".join(f"{FLAGS[n].serialize()}\n" for n in (
-            "figure", "ops", "variants", "group_variants", "embedding_ops", "tsne_perplexity", "sharpness_epsilon",
-            "sharpness_steps", "vary_data_seed")))
+    text = cli.flags_text() + "".join(f"{FLAGS[n].serialize()}\n" for n in (
+        "figure", "ops", "variants", "group_variants", "embedding_ops", "tsne_perplexity", "sharpness_epsilon",
+        "sharpness_steps", "vary_data_seed"))
+    atomic_write_bytes(os.path.join(FLAGS.workdir, "flags.txt"), text.encode())
     start = time.time()
-    results = [run_or_load(s, FLAGS.workdir, FLAGS.max_runs_per_batch, FLAGS.progress) for s in sweeps]
+    axes = [name for name, _ in cli.sweep_axes()]
+    results = [run_or_load(s, FLAGS.workdir, axes, FLAGS.max_runs_per_batch, FLAGS.progress, text, FLAGS.overwrite)
+               for s in sweeps]
     report = make_figure(FLAGS.figure, sweeps, results, FLAGS.workdir)
     print(json.dumps(report, indent=1, default=float)[:4000])
     print(f"{FLAGS.figure}: {sum(len(s.groups) for s in sweeps)} runs in {time.time() - start:.0f}s; "
