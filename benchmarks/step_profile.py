@@ -33,6 +33,8 @@ from common import CHUNK_STEPS, CONFIGS, best_times, compiled_chunk, grid_of, lo
 flags.DEFINE_string("config", "doshi_mlp", f"one of: {', '.join(CONFIGS)}")
 flags.DEFINE_integer("runs", 1, "1: one run jitted alone (no vmap); R > 1: R vmapped runs, as run_sweep")
 flags.DEFINE_integer("calls", 3, "traced calls of the chunk")
+flags.DEFINE_integer("steps", 0, "steps per chunk (0: benchmarks/common.CHUNK_STEPS); a chunk ends with one "
+                     "evaluation, so more steps leave less of it in the per-step numbers")
 flags.DEFINE_integer("top", 15, "operations listed (the rest are summed by category)")
 flags.DEFINE_string("out", "", "table name under benchmarks/results/ (default step_profile_<config>_R<runs>)")
 FLAGS = flags.FLAGS
@@ -88,7 +90,7 @@ def profile(call, calls: int) -> collections.Counter:
 def main(argv):
     del argv
     before = load_average()
-    cfg, n_steps = CONFIGS[FLAGS.config], CHUNK_STEPS[FLAGS.config]
+    cfg, n_steps = CONFIGS[FLAGS.config], FLAGS.steps or CHUNK_STEPS[FLAGS.config]
     grid = grid_of(FLAGS.runs)
     call, compiled = compiled_chunk(cfg, grid, n_steps, alone=FLAGS.runs == 1, with_compiled=True)
     kinds = categories(compiled.as_text())

@@ -5,7 +5,9 @@
     nice -n 10 python benchmarks/vmap_cost.py --configs=doshi_mlp --full_table --out=doshi_full_table  # before
 
 For each config and R it compiles the engine's own chunk function (the one run_sweep
-uses: jit(vmap(train_chunk))), times `steps` optimization steps, and reports
+uses: jit(vmap(train_chunk))) for n and 3n steps (n = common.CHUNK_STEPS) and times the
+steps alone: every chunk ends with one evaluation on the whole table, so a step costs
+(t(3n) - t(n)) / 2n, free of the evaluation and of the call's dispatch. It reports
 per-run-step time, the ratio to one run jitted alone (no vmap), runs/s for a
 2000-step run, FLOP/s as a fraction of the measured matmul peak, compile seconds and
 compiled memory per run. FLOP/s counts useful FLOPs: XLA's count of one step of one run
@@ -22,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from common import (CHUNK_STEPS, CONFIGS, best_times, flops_of, grid_of, load_average, matmul_fn,  # noqa: E402
@@ -44,6 +47,7 @@ flags.DEFINE_float("max_frac", 0.5, "the runs' training fractions go from this d
 flags.DEFINE_string("out", "vmap_cost", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
 RUN_STEPS = 2000  # runs/s is quoted for runs of this many steps
+STEP_FACTOR = 3  # chunks of n and STEP_FACTOR * n steps: their difference is the steps alone
 
 
 def step_flops(fns, state, hp) -> float:
@@ -54,22 +58,25 @@ def step_flops(fns, state, hp) -> float:
 
 
 def compiled_pair(fns, trainer, state, hp, n_steps):
-    """(one run jitted alone, R vmapped runs) as timed calls, with their compiled programs and compile seconds."""
+    """(one run jitted alone, R vmapped runs) chunks of n_steps and of 3 n_steps: each a pair of
+    timed calls (n, 3n) with the compiled n-step program and its compile seconds."""
     s0, h0 = tree_take(state, 0), tree_take(hp, 0)  # baseline: run 0 jitted alone, no vmap
-    start = time.perf_counter()
-    single = jax.jit(functools.partial(fns.train_chunk, n_steps=n_steps)).lower(s0, h0).compile()
-    compile_alone = time.perf_counter() - start
-    start = time.perf_counter()
-    batch = trainer.chunk(n_steps).lower(state, hp).compile()
-    compile_batch = time.perf_counter() - start
-    holder = [s0, state]
-    def call_single():  # noqa: E306
-        holder[0], m = single(holder[0], h0)
-        return m
-    def call_batch():  # noqa: E306
-        holder[1], m = batch(holder[1], hp)
-        return m
-    return (call_single, single, compile_alone), (call_batch, batch, compile_batch)
+    out = []
+    for make, start_state, hparams in ((lambda n: jax.jit(functools.partial(fns.train_chunk, n_steps=n)), s0, h0),
+                                       (trainer.chunk, state, hp)):
+        calls, compiled, compile_s = [], None, 0.0
+        for n in (n_steps, STEP_FACTOR * n_steps):
+            start = time.perf_counter()
+            program = make(n).lower(start_state, hparams).compile()
+            compiled, compile_s = (program, time.perf_counter() - start) if compiled is None else (compiled, compile_s)
+            holder = [jax.tree.map(jnp.copy, start_state)]  # a chunk donates its state: one copy each
+
+            def call(program=program, holder=holder, hparams=hparams):
+                holder[0], m = program(holder[0], hparams)
+                return m
+            calls.append(call)
+        out.append((calls, compiled, compile_s))
+    return out[0], out[1]
 
 
 def measure(name: str, n_runs_list: list[int]) -> list[dict]:
@@ -95,13 +102,15 @@ def measure(name: str, n_runs_list: list[int]) -> list[dict]:
             useful = step_flops(variants[""], tree_take(state, 0), tree_take(hp, 0))
             xla = step_flops(fns, tree_take(state, 0), tree_take(hp, 0))
             alone, batch = compiled_pair(fns, trainer, state, hp, n_steps)
-            calls += [alone[0], batch[0]]
+            calls += [*alone[0], *batch[0]]
             info.append((suffix, useful, xla, alone, batch, group))
         times = best_times(calls, FLAGS.min_seconds)
         (t_peak, c_peak), times = times[0], times[1:]
         peak, cpu_peak = matmul_flops / t_peak, matmul_flops / c_peak
         for i, (suffix, flops, xla_flops, alone, batch, group) in enumerate(info):
-            (t_alone, c_alone), (t_batch, c_batch) = times[2 * i], times[2 * i + 1]
+            (t_alone, c_alone), (t_batch, c_batch) = (
+                [(b[0] - a[0]) / (STEP_FACTOR - 1), (b[1] - a[1]) / (STEP_FACTOR - 1)]
+                for a, b in (times[4 * i:4 * i + 2], times[4 * i + 2:4 * i + 4]))
             alone_step, t_step = t_alone / n_steps, t_batch / n_steps
             cpu = (c_alone / n_steps, c_batch / n_steps, cpu_peak)
             if suffix not in seen_alone:

@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from transformer_reference import _hidden_states, reference_logits
 
 from grokjax.models.transformer import (
-    _hidden_states,
     count_params,
     make_tokens,
     make_transformer,
@@ -75,6 +75,7 @@ def test_layernorm_false_structure(small):
 
 @pytest.mark.parametrize("layernorm", [True, False])
 def test_causality(small, layernorm):
+    """The plain forward pass the model is defined by (and tested against) is causal."""
     _, _, _, params, _, x, y = small
     params = params if layernorm else _strip_ln(params)
 
@@ -211,3 +212,72 @@ def test_tying_and_causal_need_the_transformer():
         with pytest.raises(ConfigError, match="is for the transformer") as err:
             validate_static(StaticConfig(model="mlp", p=7, **field))
         assert "\n" not in str(err.value)
+
+
+# The optimized apply against the plain forward pass (tests/transformer_reference.py). Both sum
+# the same products in different orders (2-D vs 4-D contractions, prefix rows gathered after
+# the fact): float32 rounding of a K-term dot product is ~sqrt(K) * 2^-24 relative in practice
+# (K <= 4 * width = 128 here), compounded over a few layers and a LayerNorm, on logits of size
+# ~1-4: 1e-5 absolute leaves a wide margin over the ~1e-6 seen, and is far below any real bug.
+EQUIV_TOL = {"rtol": 1e-5, "atol": 1e-5}
+EQUIV_CASES = {  # each path of apply: the prefix table (causal) and per example (bidirectional)
+    "paper (causal, pre-LN, 2 layers)": {},
+    "1 layer (only the last), no LayerNorm, gelu": {"depth": 1, "layernorm": False, "activation": "gelu"},
+    "3 layers, bidirectional, tied embeddings": {"depth": 3, "causal": False, "tie_embeddings": True},
+}
+
+
+def _equiv_model(**overrides):
+    """A small model and random parameters drawn in numpy (eager jax ops would each compile):
+    weights ~ N(0, 1/fan_in), LayerNorm scales ~ 1 + N(0, 0.1^2) and biases ~ N(0, 0.1^2), so every
+    parameter's use is checked."""
+    kw = {"width": 32, "depth": 2, "heads": 4, **overrides}
+    model = make_transformer(P, **kw)
+    rng = np.random.default_rng(11)
+
+    def draw(path, leaf):
+        name = jax.tree_util.keystr(path)
+        z = rng.normal(size=leaf.shape).astype(np.float32)
+        if "scale" in name:
+            return 1.0 + 0.1 * z
+        return 0.1 * z if ("bias" in name or name.endswith("['b_in']") or name.endswith("['b_out']")) \
+            else z / np.sqrt(leaf.shape[0])
+    params = jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.PRNGKey(0))[0])
+    table = np.stack(np.meshgrid(np.arange(P), np.arange(P), indexing="ij"), -1).reshape(-1, 2).astype(np.int32)
+    return model, params, table, kw
+
+
+@pytest.mark.parametrize("case", list(EQUIV_CASES))
+def test_optimized_apply_equals_plain_forward(case):
+    """Same params, same logits as every position through every layer, on the whole table."""
+    model, params, table, kw = _equiv_model(**EQUIV_CASES[case])
+    ours = jax.jit(lambda p: model.apply(p, {}, table, train=False)[0])(params)
+    plain = jax.jit(lambda p: reference_logits(p, table, P, activation=kw.get("activation", "relu"),
+                                               causal=kw.get("causal", True)))(params)
+    np.testing.assert_allclose(ours, plain, **EQUIV_TOL)
+
+
+def test_optimized_gradients_equal_plain_forward():
+    """The prefix table's gather and its scatter-add gradient give the plain model's gradients."""
+    model, params, table, _ = _equiv_model()
+    labels = (table[:, 0] + table[:, 1]) % P
+
+    def loss(logits_fn):
+        return lambda p: optax.softmax_cross_entropy_with_integer_labels(logits_fn(p), labels).mean()
+    ours = jax.jit(jax.grad(loss(lambda p: model.apply(p, {}, table, train=False)[0])))(params)
+    plain = jax.jit(jax.grad(loss(lambda p: reference_logits(p, table, P))))(params)
+    chex.assert_trees_all_close(ours, plain, **EQUIV_TOL)
+
+
+def test_optimized_dropout_equals_plain_forward():
+    """Training dropout takes the per-example path; with the same key it draws the same masks."""
+    depth, width, rate = 2, 32, 0.3
+    model, params, table, _ = _equiv_model(use_dropout=True)
+    key = jax.random.PRNGKey(5)
+    keep = jax.random.bernoulli(key, 1.0 - rate, (2 * depth, table.shape[0], 4, width))
+
+    def drop(h, layer, sub):
+        return jnp.where(keep[2 * layer + sub], h / (1.0 - rate), 0.0)
+    ours = jax.jit(lambda p: model.apply(p, {}, table, train=True, rng=key, dropout_rate=rate)[0])(params)
+    plain = jax.jit(lambda p: reference_logits(p, table, P, dropout=drop))(params)
+    np.testing.assert_allclose(ours, plain, **EQUIV_TOL)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import time
 
@@ -47,7 +48,8 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
             atomic_write_bytes(os.path.join(workdir, "flags.txt"), flags_text.encode())
         return resuming
 
-    if devices.on_main_process(prepare) and main:  # the others wait until the workdir is ready
+    resumed = devices.on_main_process(prepare)  # the others wait until the workdir is ready
+    if resumed and main:
         print(f"resuming the sweep in {workdir} from its checkpoints")
     n_runs = grid_size(grid)
 
@@ -61,7 +63,7 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False,
                        progress=progress and main, checkpoints=SweepCheckpoints(workdir, checkpoint),
                        on_progress=write_partial if main else None)
-    if not main:
+    if not main or (resumed and _complete(workdir)):  # a finished sweep is only read back
         return result
     summary = summarize(result)
     write_results(workdir, result, summary)
@@ -70,6 +72,15 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     write_progress(workdir, n_runs, n_runs, complete=True)
     print(f"{n_runs} runs in {time.time() - start:.1f}s; results in {workdir}")
     return result
+
+
+def _complete(workdir: str) -> bool:
+    """Whether the sweep in `workdir` had written all its results and plots."""
+    try:
+        with open(os.path.join(workdir, PROGRESS_FILE)) as f:
+            return bool(json.load(f).get("complete"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_progress(workdir: str, runs_done: int, n_runs: int, complete: bool) -> None:
