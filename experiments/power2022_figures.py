@@ -227,8 +227,9 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
     if figure == "grokking":
         r = results[0]
         swept = [k for k in ("frac", "wd", "lr") if len(np.unique(r.grid[k])) > 1]
-        labels = [", ".join(f"{k}={r.grid[k][i]:g}" for k in swept) + (f" seed {r.grid['model_seed'][i]}"
-                  if len(np.unique(r.grid["model_seed"])) > 1 else "") for i in range(len(r.grid["frac"]))]
+        seeds = len(np.unique(r.grid["model_seed"])) > 1
+        labels = [", ".join([*(f"{k}={r.grid[k][i]:g}" for k in swept),
+                             *([f"seed {r.grid['model_seed'][i]}"] if seeds else [])]) for i in range(len(r.grid["frac"]))]
         plots.plot_grokking(os.path.join(workdir, "grokking.png"), r.steps, r.curves, title, labels)
         dd = pd.DataFrame([val_loss_double_descent(v) for v in r.curves["val_loss"]])
         dd["val_loss_peak_step"] = r.steps[dd["val_loss_peak_index"].to_numpy()]
