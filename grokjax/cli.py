@@ -9,7 +9,6 @@ is a flag of the same name. Up to two hyperparameters can be swept:
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from typing import NamedTuple
@@ -19,31 +18,10 @@ from absl import flags, logging
 
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import CheckpointOptions
-from grokjax.config import HPARAMS, ConfigError, StaticConfig
+from grokjax.config import HPARAMS, ConfigError, StaticConfig, setting_help, static_fields
 from grokjax.train.schedule import eval_steps
 
 FLAGS = flags.FLAGS
-_INTERNAL = {"enable_dropout", "enable_grad_noise", "enable_weight_noise"}
-STATIC_HELP = {
-    "op": "binary operation (grokjax.data.operations.operation_names())",
-    "p": "modulus (ignored by the S5 operations)",
-    "model": "mlp | transformer", "width": "hidden width (MLP N, or transformer d_model)",
-    "depth": "MLP hidden layers or transformer layers", "heads": "transformer attention heads",
-    "mlp_width": "transformer feed-forward width (0 = 4 * width)",
-    "causal": "transformer causal attention mask (--nocausal: encoder-only, every position attends to all)",
-    "tie_embeddings": "transformer unembedding = number-token embedding transposed (one shared parameter)",
-    "activation": "quadratic | relu | gelu", "norm": "none | batchnorm | layernorm",
-    "init": "MLP weights: doshi N(0, (16N)^(-2/3)) | standard N(0, 2/fan_in) | lazy N(0, 2/N^(2/3))",
-    "loss": "mse | ce", "optimizer": "adamw | adam | sgd", "beta1": "Adam beta1", "beta2": "Adam beta2",
-    "adam_eps": "Adam epsilon", "decay_to": "weight decay target: origin | init",
-    "warmup_steps": "linear learning-rate warmup steps", "batch_size": "minibatch size (0 = full batch)",
-    "batch_rule": "fixed | power (min(batch_size, n_train // 2))", "steps": "optimization steps per run",
-    "eval_every": "steps between evaluations (the smallest gap for --eval_schedule=log)",
-    "eval_schedule": "linear | log",
-    "matmul_dtype": "float32 | bfloat16: precision of the models' matmul operands (float32 accumulation, "
-                    "parameters and losses; docs/performance.md)",
-    "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
-}
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
 CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype")
@@ -53,12 +31,10 @@ def define_flags() -> None:
     """Defines the static, hyperparameter and sweep flags (once per process)."""
     if "op" in FLAGS:
         return
-    for field in dataclasses.fields(StaticConfig):
-        if field.name in _INTERNAL:
-            continue
+    for field in static_fields():  # help and allowed values: grokjax.config, declared once
         define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
                   str: flags.DEFINE_string}[type(field.default)]
-        define(field.name, field.default, STATIC_HELP.get(field.name, field.name))
+        define(field.name, field.default, setting_help(field.name))
     for name, spec in HPARAMS.items():
         flags.DEFINE_float(name, spec.default, f"{spec.help} ({spec.allowed})")
     flags.DEFINE_string("x_axis", "", f"hyperparameter swept along x: {', '.join(HPARAMS)}")
@@ -217,8 +193,7 @@ def grid_from_flags(axes: list[tuple[str, np.ndarray]]) -> dict:
 
 
 def static_config() -> StaticConfig:
-    return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(StaticConfig)
-                           if f.name not in _INTERNAL})
+    return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in static_fields()})
 
 
 def base_hparams() -> dict[str, float]:
@@ -226,7 +201,7 @@ def base_hparams() -> dict[str, float]:
 
 
 def flag_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(StaticConfig) if f.name not in _INTERNAL] + list(HPARAMS) + \
+    return [f.name for f in static_fields()] + list(HPARAMS) + \
         list(SWEEP_FLAGS) + list(CHECKPOINT_FLAGS)
 
 

@@ -26,8 +26,8 @@ class Model(NamedTuple):
     apply: Callable[..., tuple[jax.Array, State]]
 
 
-# Operand precision of the models' matmuls (StaticConfig.matmul_dtype, whose allowed values
-# config.py lists); accumulation is float32 either way.
+# Operand precision of the models' matmuls: the allowed values of StaticConfig.matmul_dtype
+# (grokjax.config.choices reads them here); accumulation is float32 either way.
 MATMUL_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
