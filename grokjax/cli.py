@@ -171,7 +171,7 @@ def runs_per_batch(cfg: StaticConfig, grid: dict) -> int:
         raise ConfigError(f"--memory_budget_gb={FLAGS.memory_budget_gb} must be >= 0")
     if FLAGS.memory_budget_gb == 0:
         return FLAGS.max_runs_per_batch
-    from grokjax.train.devices import max_runs_for_memory
+    from grokjax.train.sweep import max_runs_for_memory
     return min(FLAGS.max_runs_per_batch, max_runs_for_memory(cfg, grid, FLAGS.memory_budget_gb * 2 ** 30))
 
 

@@ -11,9 +11,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-
-class ConfigError(ValueError):
-    """A bad setting; its message is one line naming the flag and what is allowed."""
+from grokjax.errors import ConfigError, check_allowed
 
 
 def _setting(default, meaning: str, choices=None, internal: bool = False):
@@ -26,13 +24,18 @@ def _setting(default, meaning: str, choices=None, internal: bool = False):
 
 
 def _model_names() -> tuple[str, ...]:
-    from grokjax.models import MODELS  # local: the models import jax and this module
+    from grokjax.models import MODELS  # local: the models import jax
     return tuple(MODELS)
 
 
 def _matmul_dtypes() -> tuple[str, ...]:
     from grokjax.models.base import MATMUL_DTYPES
     return tuple(MATMUL_DTYPES)
+
+
+def _mlp_inits() -> tuple[str, ...]:
+    from grokjax.models.mlp import INITS
+    return INITS
 
 
 def _loss_names() -> tuple[str, ...]:
@@ -61,7 +64,7 @@ class StaticConfig:
     norm: str = _setting("none", "normalization layers (batchnorm: the MLP only)", ("none", "batchnorm", "layernorm"))
     init: str = _setting("doshi", "MLP weights: doshi N(0, (16N)^(-2/3)), standard N(0, 2/fan_in), "
                                   "lazy N(0, 2/N^(2/3)) (Doshi et al. App. A, G.3; models/mlp.py)",
-                         ("doshi", "standard", "lazy"))
+                         _mlp_inits)
     # Loss and optimizer.
     loss: str = _setting("mse", "loss (grokjax.train.losses.LOSSES)", _loss_names)
     optimizer: str = _setting("adamw", "optimizer (grokjax/optim/chains.py)", ("adamw", "adam", "sgd"))
@@ -137,9 +140,7 @@ SEED_KEYS = ("model_seed", "data_seed")
 
 def check_choice(name: str, value: str) -> None:
     """Raises ConfigError (one line) unless `value` is one of the allowed values of static field `name`."""
-    allowed = choices(name)
-    if value not in allowed:
-        raise ConfigError(f"--{name}={value} is not allowed; choose one of: {', '.join(allowed)}")
+    check_allowed(name, value, choices(name))
 
 
 def validate_static(cfg: StaticConfig) -> None:

@@ -183,6 +183,16 @@ class BatchTrainer:
         return devices.bytes_per_run(jax.jit(jax.vmap(fn)), state, hp)
 
 
+def max_runs_for_memory(cfg, grid: dict, budget_bytes: float, dataset=None) -> int:
+    """Runs per batch that fit `budget_bytes` per device, from the compiled memory of one run."""
+    cfg = features_for(cfg, grid)
+    dataset = dataset if dataset is not None else operation_dataset(cfg.op, cfg.p)
+    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset))
+    one = {k: np.asarray(v)[:1] for k, v in grid.items()}
+    per_run = trainer.bytes_per_run(one, min(cfg.eval_every, cfg.steps))
+    return devices.runs_for_budget(per_run, budget_bytes, trainer.mesh)
+
+
 def _pad(grid: Grid, idx: np.ndarray, size: int) -> dict:
     """The runs `idx` of the grid, padded to `size` by repeating the last run."""
     idx = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
