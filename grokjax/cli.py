@@ -24,7 +24,7 @@ from grokjax.train.schedule import eval_steps
 FLAGS = flags.FLAGS
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
-CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype")
+CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype", "tensorboard")
 
 
 def define_flags() -> None:
@@ -60,6 +60,8 @@ def define_flags() -> None:
                         "nearest evaluation step): a,b,c or log:N (step 0 and N log-spaced steps)")
     flags.DEFINE_string("snapshot_dtype", "float32", "float32 | float16: precision of the snapshots")
     flags.DEFINE_bool("progress", True, "show a progress bar with ETA")
+    flags.DEFINE_bool("tensorboard", False, "also log every evaluation to TensorBoard event files in "
+                      "WORKDIR/tensorboard/ (needs tensorboardX: pip install 'grokjax[tensorboard]')")
 
 
 def parse_values(flag: str, text: str) -> np.ndarray:
@@ -103,11 +105,14 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
 
 
 def checkpoint_options(cfg: StaticConfig) -> CheckpointOptions:
-    """--checkpoint_every, --keep_checkpoints, --snapshot_*; ConfigError (one line) if bad."""
+    """--checkpoint_every, --keep_checkpoints, --snapshot_* (and --tensorboard's package); ConfigError if bad."""
     if FLAGS.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint_every={FLAGS.checkpoint_every} must be an integer >= 0")
     if FLAGS.keep_checkpoints < 1:
         raise ConfigError(f"--keep_checkpoints={FLAGS.keep_checkpoints} must be a positive integer")
+    if FLAGS.tensorboard:
+        from grokjax.train.live import require_tensorboard
+        require_tensorboard()  # before anything is written
     if FLAGS.snapshot_dtype not in snapshots.DTYPES:
         raise ConfigError(f"--snapshot_dtype={FLAGS.snapshot_dtype} is not allowed; choose one of: "
                           f"{', '.join(snapshots.DTYPES)}")
@@ -156,7 +161,8 @@ def run_plan(plan: SweepPlan):
 
     return run_grid_experiment(plan.cfg, plan.grid, FLAGS.workdir, plan.axes, flags_text=flags_text(),
                                max_runs_per_batch=plan.max_runs_per_batch, progress=FLAGS.progress,
-                               checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite)
+                               checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite,
+                               tensorboard=FLAGS.tensorboard)
 
 
 def select_shard(grid: dict) -> tuple[dict, np.ndarray]:
@@ -205,9 +211,17 @@ def flag_names() -> list[str]:
         list(SWEEP_FLAGS) + list(CHECKPOINT_FLAGS)
 
 
-def flags_text() -> str:
-    """The experiment's flags as a flagfile: `--flagfile=flags.txt` reruns it."""
-    return "".join(f"--{name}={FLAGS[name].value}\n" for name in flag_names())
+def flags_text(extra: tuple[str, ...] = ()) -> str:
+    """The experiment's flags as a flagfile: `--flagfile=flags.txt` reruns it (`extra`: a script's own flags)."""
+    return "".join(f"--{name}={FLAGS[name].value}\n" for name in flag_names()) + \
+        "".join(f"{FLAGS[name].serialize()}\n" for name in extra)
+
+
+def require_workdir(workdir: str, what: str = "a finished sweep directory with parameter snapshots") -> str:
+    """The --workdir of an analysis script, or the one-line error when it is missing."""
+    if not workdir:
+        raise ConfigError(f"--workdir is required: {what}")
+    return workdir
 
 
 def parse_flags_or_exit(argv: list[str]) -> list[str]:

@@ -60,7 +60,8 @@ class StaticConfig:
                                   "attends to all; Doshi et al. Figures 7, 12)")
     tie_embeddings: bool = _setting(False, "transformer unembedding = number-token embedding transposed "
                                            "(one shared parameter; Doshi et al. Figure 12)")
-    activation: str = _setting("quadratic", "hidden activation (quadratic: the MLP only)", ("quadratic", "relu", "gelu"))
+    activation: str = _setting("quadratic", "hidden activation (quadratic: the MLP only)",
+                               ("quadratic", "relu", "gelu"))
     norm: str = _setting("none", "normalization layers (batchnorm: the MLP only)", ("none", "batchnorm", "layernorm"))
     init: str = _setting("doshi", "MLP weights: doshi N(0, (16N)^(-2/3)), standard N(0, 2/fan_in), "
                                   "lazy N(0, 2/N^(2/3)) (Doshi et al. App. A, G.3; models/mlp.py)",
@@ -203,7 +204,8 @@ def docs_tables() -> str:
     for field in static_fields():
         allowed = choices(field.name)
         kind = " / ".join(f"`{v}`" for v in allowed) if allowed else type(field.default).__name__
-        lines.append(f"| `{field.name}` | {_cell(field.default)} | {kind} | {field.metadata['help'].replace('|', '/')} |")
+        meaning = field.metadata["help"].replace("|", "/")
+        lines.append(f"| `{field.name}` | {_cell(field.default)} | {kind} | {meaning} |")
     lines += ["", "| traced hyperparameter (flag) | default | allowed | meaning |", "| --- | --- | --- | --- |"]
     for name, spec in HPARAMS.items():
         lines.append(f"| `{name}` | {_cell(spec.default)} | {spec.allowed} | {spec.help} |")

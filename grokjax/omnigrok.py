@@ -1,12 +1,15 @@
-"""Shared parts of the Omnigrok experiment scripts: flags, the three sweeps, their files and figures.
+"""The Omnigrok experiment scripts' shared parts (experiments/omnigrok_*.py): flags, the sweeps,
+their files and figures.
 
 Each script supplies a dataset, a model and a label; this module runs
-  landscape: reduced losses over (alpha x frac) at constant weight norm (Eq. 1, 3),
-  dynamics:  ordinary training for alphas x weight decays (accuracy curves), plus a
-             weight-decay scan at one alpha (steps to `threshold` vs wd, log-log slope),
-  size_scan: steps to `threshold` test accuracy against training-set size (Fig. 3e),
-and writes each into a sub-directory of --workdir (config.json, summary.csv,
-metrics.npz, PNGs), copying the PNGs to --figure_dir when given.
+  landscape:   reduced losses over (alpha x frac) at constant weight norm (Eq. 1, 3),
+  dynamics:    ordinary training for alphas x weight decays (accuracy curves), plus a
+               weight-decay scan at one alpha (steps to `threshold` vs wd, log-log slope),
+  size_scan:   steps to `threshold` test accuracy against training-set size (Fig. 3e),
+  constrained: ordinary training at constant weight norm (Fig. 9b),
+each a run directory of the labelled set --workdir/sweeps/<part>/ (grokjax.train.run_dir.SweepSet:
+checkpointed, resumable, with the live metrics stream), plus the part's PNGs and numbers there,
+copying the PNGs to --figure_dir when given.
 """
 from __future__ import annotations
 
@@ -19,14 +22,16 @@ import numpy as np
 from absl import flags
 
 from grokjax import cli
-from grokjax.analysis.landscape import concat_grids, loglog_slope, reduced_landscape, steps_to
+from grokjax.analysis.landscape import concat_grids, landscape_of, landscape_sweep, loglog_slope, steps_to
 from grokjax.config import ConfigError
 from grokjax.plotting import omnigrok as plots
-from grokjax.train.summary import summarize
-from grokjax.train.sweep import make_grid, run_sweep
-from grokjax.workdir import prepare_workdir, write_json, write_npz, write_results
+from grokjax.train import run_dir
+from grokjax.train.experiment import run_set_member
+from grokjax.train.sweep import make_grid
 
 PARTS = ("landscape", "dynamics", "size_scan", "constrained")
+FLAG_NAMES = ("parts", "landscape_alphas", "landscape_fracs", "landscape_steps", "landscape_lr", "dyn_alphas",
+              "dyn_wds", "scan_alpha", "scan_wds", "scan_fracs", "constrained_alphas", "threshold", "pool_size")
 
 
 def define_data_flags(name: str, sources: tuple[str, ...], default_source: str, stand_in: str, holds: str,
@@ -77,12 +82,6 @@ def _values(name: str) -> np.ndarray:
     return cli.parse_values(name, getattr(flags.FLAGS, name))
 
 
-def _subdir(name: str) -> str:
-    path = os.path.join(flags.FLAGS.workdir, name)
-    prepare_workdir(path, overwrite=flags.FLAGS.overwrite)
-    return path
-
-
 def _publish(path: str) -> None:
     F = flags.FLAGS
     if F.figure_dir:
@@ -91,42 +90,50 @@ def _publish(path: str) -> None:
         shutil.copy(path, os.path.join(F.figure_dir, f"{F.figure_prefix}{part}_{os.path.basename(path)}"))
 
 
-def _save_sweep(workdir: str, result) -> dict:
-    summary = summarize(result)
-    write_json(os.path.join(workdir, "config.json"), {"static": dataclasses.asdict(result.cfg),
-                                                      "grid": {k: v.tolist() for k, v in result.grid.items()}})
-    with open(os.path.join(workdir, "flags.txt"), "w") as f:
-        f.write(cli.flags_text())
-    write_results(workdir, result, summary)
-    return summary
+def _train(part: str, cfg, grid, axes, dataset, model, label: str):
+    """One part's sweep, trained into --workdir/sweeps/<part>/ (resumes; a finished one is read back)."""
+    F = flags.FLAGS
+    result = run_set_member(F.workdir, part, cfg, grid, axes, dataset=dataset, model=model, plots=False,
+                            extra={"dataset": dataset.name, "dataset_size": dataset.size, "label": label},
+                            flags_text=cli.flags_text(_script_flags()), max_runs_per_batch=F.max_runs_per_batch,
+                            progress=F.progress, checkpoint=cli.checkpoint_options(cfg), overwrite=F.overwrite,
+                            tensorboard=F.tensorboard)
+    return result, run_dir.SweepSet(F.workdir).path(part)
+
+
+def _script_flags() -> tuple[str, ...]:
+    """This module's flags and the script's own (data) flags, for flags.txt."""
+    own = [n for n in ("source", "data_dir", "download", "n_pool", "n_test", "vocab_size", "seq_len", "embed",
+                       "teacher_seed", "figure_dir", "figure_prefix") if n in flags.FLAGS]
+    return (*FLAG_NAMES, *own)
 
 
 def run_landscape(cfg, base, dataset, model, label: str) -> dict:
     F = flags.FLAGS
-    workdir = _subdir("landscape")
     lcfg = dataclasses.replace(cfg, steps=F.landscape_steps or cfg.steps)
     lbase = {**base, "lr": F.landscape_lr or base["lr"]}
-    land = reduced_landscape(lcfg, lbase, _values("landscape_alphas"), _values("landscape_fracs"),
-                             dataset=dataset, model=model, seeds=F.seeds, seed=F.seed,
-                             max_runs_per_batch=F.max_runs_per_batch, progress=F.progress)
-    _save_sweep(workdir, land.result)
-    write_npz(os.path.join(workdir, "landscape.npz"), alphas=land.alphas, fracs=land.fracs,
-              **{f"reduced__{k}": v for k, v in land.metrics.items()})
+    lcfg, grid = landscape_sweep(lcfg, lbase, _values("landscape_alphas"), _values("landscape_fracs"),
+                                 seeds=F.seeds, seed=F.seed)
+    result, workdir = _train("landscape", lcfg, grid, ["alpha", "frac"], dataset, model, label)
+    land = landscape_of(result)
+    run_dir.write_npz(os.path.join(workdir, "landscape.npz"), alphas=land.alphas, fracs=land.fracs,
+                      **{f"reduced__{k}": v for k, v in land.metrics.items()})
     sizes = land.fracs * F.pool_size if F.pool_size else land.fracs
     size_name = "N" if F.pool_size else "frac"
     title = f"{label}: reduced landscape, constant norm, {lcfg.steps} steps, lr {lbase['lr']:g}"
     rows = {f"{size_name}={s:g}": (land.metrics["train_loss"][i], land.metrics["val_loss"][i])
             for i, s in enumerate(sizes)}
-    plots.plot_lu(os.path.join(workdir, "lu_loss.png"), land.alphas, rows, title)
+    run_dir.save_plot(os.path.join(workdir, "lu_loss.png"), plots.plot_lu, land.alphas, rows, title)
     rows = {f"{size_name}={s:g}": (land.error("train")[i], land.error("val")[i]) for i, s in enumerate(sizes)}
-    plots.plot_lu(os.path.join(workdir, "lu_error.png"), land.alphas, rows, title, ylabel="reduced error",
-                  log_y=False)
+    run_dir.save_plot(os.path.join(workdir, "lu_error.png"), plots.plot_lu, land.alphas, rows, title,
+                      ylabel="reduced error", log_y=False)
     outputs = ["lu_loss.png", "lu_error.png"]
     if len(land.fracs) > 1:
-        plots.plot_landscape_heatmaps(os.path.join(workdir, "landscape_error.png"), land.alphas, sizes,
-                                      {"reduced train error": land.error("train"),
-                                       "reduced test error": land.error("val")}, title,
-                                      size_label="training examples" if F.pool_size else "train fraction")
+        run_dir.save_plot(os.path.join(workdir, "landscape_error.png"), plots.plot_landscape_heatmaps,
+                          land.alphas, sizes,
+                          {"reduced train error": land.error("train"),
+                           "reduced test error": land.error("val")}, title,
+                          size_label="training examples" if F.pool_size else "train fraction")
         outputs.append("landscape_error.png")
     for name in outputs:
         _publish(os.path.join(workdir, name))
@@ -135,22 +142,19 @@ def run_landscape(cfg, base, dataset, model, label: str) -> dict:
 
 def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
     F = flags.FLAGS
-    workdir = _subdir("dynamics")
     grids = [make_grid(base, [("alpha", _values("dyn_alphas")), ("wd", _values("dyn_wds"))], seed=F.seed)]
     scan_wds = _values("scan_wds") if F.scan_wds else np.zeros(0)
     if scan_wds.size:
         grids.append(make_grid(base, [("alpha", [F.scan_alpha]), ("wd", scan_wds)], seeds=F.seeds, seed=F.seed))
     grid = concat_grids(*grids)
-    result = run_sweep(cfg, grid, dataset=dataset, model=model, max_runs_per_batch=F.max_runs_per_batch,
-                       keep_params=False, progress=F.progress)
-    _save_sweep(workdir, result)
+    result, workdir = _train("dynamics", cfg, grid, ["alpha", "wd"], dataset, model, label)
     n_dyn = len(grids[0]["alpha"])
     panels = {f"alpha={grid['alpha'][i]:g}, wd={grid['wd'][i]:g}":
               {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
                "weight_norm": result.curves["weight_norm"][i]} for i in range(n_dyn)}
     title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps (dashed: weight norm)"
-    plots.plot_accuracy_grid(os.path.join(workdir, "curves.png"), result.steps, panels, title,
-                             ncols=len(_values("dyn_wds")), extra="weight_norm")
+    run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels, title,
+                      ncols=len(_values("dyn_wds")), extra="weight_norm")
     _publish(os.path.join(workdir, "curves.png"))
     out = {"steps": result.steps, "grid": grid, "curves": result.curves}
     if scan_wds.size:
@@ -159,14 +163,14 @@ def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
         wd = grid["wd"][scan]
         fit = loglog_slope(wd, times["test"])
         pct = f"{100 * F.threshold:g}%"
-        plots.plot_time_vs(os.path.join(workdir, "time_vs_wd.png"), wd,
-                           {f"train {pct}": times["train"], f"test {pct}": times["test"]},
-                           f"{label}: alpha={F.scan_alpha:g}; steps to {pct} accuracy", "weight decay",
-                           fits={f"test {pct}": fit})
+        run_dir.save_plot(os.path.join(workdir, "time_vs_wd.png"), plots.plot_time_vs, wd,
+                          {f"train {pct}": times["train"], f"test {pct}": times["test"]},
+                          f"{label}: alpha={F.scan_alpha:g}; steps to {pct} accuracy", "weight decay",
+                          fits={f"test {pct}": fit})
         _publish(os.path.join(workdir, "time_vs_wd.png"))
-        write_json(os.path.join(workdir, "time_vs_wd.json"),
-                   {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
-                    "steps_test": times["test"].tolist(), "loglog_slope_test": fit[0]})
+        run_dir.write_json(os.path.join(workdir, "time_vs_wd.json"),
+                           {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
+                            "steps_test": times["test"].tolist(), "loglog_slope_test": fit[0]})
         out.update(scan_wd=wd, scan_times=times, slope=fit[0])
         print(f"steps to {pct} test accuracy vs wd: log-log slope {fit[0]:.3f} (LU mechanism: -1)")
     return out
@@ -174,45 +178,40 @@ def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
 
 def run_size_scan(cfg, base, dataset, model, label: str) -> dict:
     F = flags.FLAGS
-    workdir = _subdir("size_scan")
     grid = make_grid(base, [("frac", _values("scan_fracs"))], seeds=F.seeds, seed=F.seed)
-    result = run_sweep(cfg, grid, dataset=dataset, model=model, max_runs_per_batch=F.max_runs_per_batch,
-                       keep_params=False, progress=F.progress)
-    _save_sweep(workdir, result)
+    result, workdir = _train("size_scan", cfg, grid, ["frac"], dataset, model, label)
     times = steps_to(result.curves, result.steps, F.threshold)
     sizes = grid["frac"] * F.pool_size if F.pool_size else grid["frac"]
     pct = f"{100 * F.threshold:g}%"
-    plots.plot_time_vs(os.path.join(workdir, "time_vs_size.png"), sizes,
-                       {f"train {pct}": times["train"], f"test {pct}": times["test"]},
-                       f"{label}: alpha={base['alpha']:g}, wd={base['wd']:g}; steps to {pct} accuracy",
-                       "training examples" if F.pool_size else "train fraction", log_x=False)
+    run_dir.save_plot(os.path.join(workdir, "time_vs_size.png"), plots.plot_time_vs, sizes,
+                      {f"train {pct}": times["train"], f"test {pct}": times["test"]},
+                      f"{label}: alpha={base['alpha']:g}, wd={base['wd']:g}; steps to {pct} accuracy",
+                      "training examples" if F.pool_size else "train fraction", log_x=False)
     _publish(os.path.join(workdir, "time_vs_size.png"))
-    write_json(os.path.join(workdir, "time_vs_size.json"),
-               {"size": sizes.tolist(), "steps_train": times["train"].tolist(),
-                "steps_test": times["test"].tolist(), "final_val_acc": result.curves["val_acc"][:, -1].tolist()})
+    run_dir.write_json(os.path.join(workdir, "time_vs_size.json"),
+                       {"size": sizes.tolist(), "steps_train": times["train"].tolist(),
+                        "steps_test": times["test"].tolist(),
+                        "final_val_acc": result.curves["val_acc"][:, -1].tolist()})
     return {"sizes": sizes, "times": times}
 
 
 def run_constrained(cfg, base, dataset, model, label: str) -> dict:
     """Ordinary training except that the weight norm is held at its initial value (Fig. 9b)."""
     F = flags.FLAGS
-    workdir = _subdir("constrained")
     ccfg = dataclasses.replace(cfg, constrain_norm=True)
     grid = make_grid({**base, "wd": 0.0}, [("alpha", _values("constrained_alphas"))], seeds=F.seeds, seed=F.seed)
-    result = run_sweep(ccfg, grid, dataset=dataset, model=model, max_runs_per_batch=F.max_runs_per_batch,
-                       keep_params=False, progress=F.progress)
-    _save_sweep(workdir, result)
+    result, workdir = _train("constrained", ccfg, grid, ["alpha"], dataset, model, label)
     panels = {f"alpha={grid['alpha'][i]:g}, constant norm, seed {grid['model_seed'][i]}":
               {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
                "weight_norm": result.curves["weight_norm"][i]} for i in range(len(grid["alpha"]))}
-    plots.plot_accuracy_grid(os.path.join(workdir, "curves.png"), result.steps, panels,
-                             f"{label}: constrained weight norm, lr {base['lr']:g}", ncols=min(3, len(panels)),
-                             extra="weight_norm")
+    run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels,
+                      f"{label}: constrained weight norm, lr {base['lr']:g}", ncols=min(3, len(panels)),
+                      extra="weight_norm")
     _publish(os.path.join(workdir, "curves.png"))
     times = steps_to(result.curves, result.steps, F.threshold)
-    write_json(os.path.join(workdir, "steps_to_threshold.json"),
-               {"alpha": grid["alpha"].tolist(), "steps_train": times["train"].tolist(),
-                "steps_test": times["test"].tolist()})
+    run_dir.write_json(os.path.join(workdir, "steps_to_threshold.json"),
+                       {"alpha": grid["alpha"].tolist(), "steps_train": times["train"].tolist(),
+                        "steps_test": times["test"].tolist()})
     return {"times": times}
 
 
@@ -228,12 +227,19 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         base = cli.base_hparams()
         for name in ("landscape_alphas", "landscape_fracs", "dyn_alphas", "dyn_wds"):
             _values(name)
-        prepare_workdir(F.workdir, overwrite=F.overwrite)
+        cli.checkpoint_options(cfg)  # checked before anything is written
+        # The set's config.json: what every part shares (the static settings and the data); each part's
+        # own sweep is checked (resume or refuse) in its run directory.
+        run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name, "label": label}),
+                      cli.flags_text(_script_flags()), F.overwrite)
     except ConfigError as err:
         cli.exit_on_config_error(err)
     runners = {"landscape": run_landscape, "dynamics": run_dynamics, "size_scan": run_size_scan,
                "constrained": run_constrained}
     for part in F.parts:
         start = time.time()
-        runners[part](cfg, base, dataset, model, label)
-        print(f"{part}: {time.time() - start:.0f}s; results in {os.path.join(F.workdir, part)}")
+        try:
+            runners[part](cfg, base, dataset, model, label)
+        except ConfigError as err:  # e.g. a part saved with other settings: refused, one line
+            cli.exit_on_config_error(err)
+        print(f"{part}: {time.time() - start:.0f}s; results in {run_dir.SweepSet(F.workdir).path(part)}")
