@@ -30,8 +30,6 @@ from grokjax.train.experiment import run_set_member
 from grokjax.train.sweep import make_grid
 
 PARTS = ("landscape", "dynamics", "size_scan", "constrained")
-FLAG_NAMES = ("parts", "landscape_alphas", "landscape_fracs", "landscape_steps", "landscape_lr", "dyn_alphas",
-              "dyn_wds", "scan_alpha", "scan_wds", "scan_fracs", "constrained_alphas", "threshold", "pool_size")
 
 
 def define_data_flags(name: str, sources: tuple[str, ...], default_source: str, stand_in: str, holds: str,
@@ -47,25 +45,32 @@ def define_data_flags(name: str, sources: tuple[str, ...], default_source: str, 
     flags.DEFINE_integer("n_test", n_test, n_test_help)
 
 
+# (define, name, default, help) of this module's flags; flags.txt lists them too.
+_FLAGS = (
+    (flags.DEFINE_list, "parts", ["landscape", "dynamics"], f"which sweeps to run: {', '.join(PARTS)}"),
+    (flags.DEFINE_string, "landscape_alphas", "log:0.25:8:11", "alpha values of the reduced landscape"),
+    (flags.DEFINE_string, "landscape_fracs", "1", "training fractions (of the training pool) of the landscape"),
+    (flags.DEFINE_integer, "landscape_steps", 0, "steps per landscape run (0 = --steps)"),
+    (flags.DEFINE_float, "landscape_lr", 0.0, "learning rate of the landscape runs (0 = --lr)"),
+    (flags.DEFINE_string, "dyn_alphas", "0.5,2", "alphas of the accuracy-curve panels"),
+    (flags.DEFINE_string, "dyn_wds", "0,0.03,1", "weight decays of the accuracy-curve panels"),
+    (flags.DEFINE_float, "scan_alpha", 2.0, "alpha of the weight-decay scan"),
+    (flags.DEFINE_string, "scan_wds", "", "weight decays of the scan (empty = no scan)"),
+    (flags.DEFINE_string, "scan_fracs", "", "training fractions of the size scan (at --alpha, --wd)"),
+    (flags.DEFINE_string, "constrained_alphas", "0.8", "alphas trained at constant weight norm (Fig. 9b)"),
+    (flags.DEFINE_float, "threshold", 0.95, "accuracy that counts as fitted / generalized"),
+    (flags.DEFINE_float, "pool_size", 0, "training pool size, to label fracs as example counts (0 = fracs)"),
+    (flags.DEFINE_string, "figure_dir", "", "also copy the PNGs here (e.g. docs/figures/omnigrok)"),
+    (flags.DEFINE_string, "figure_prefix", "", "file-name prefix of the copied PNGs"),
+)
+
+
 def define_flags() -> None:
     cli.define_flags()
     if "parts" in flags.FLAGS:
         return
-    flags.DEFINE_list("parts", ["landscape", "dynamics"], f"which sweeps to run: {', '.join(PARTS)}")
-    flags.DEFINE_string("landscape_alphas", "log:0.25:8:11", "alpha values of the reduced landscape")
-    flags.DEFINE_string("landscape_fracs", "1", "training fractions (of the training pool) of the landscape")
-    flags.DEFINE_integer("landscape_steps", 0, "steps per landscape run (0 = --steps)")
-    flags.DEFINE_float("landscape_lr", 0.0, "learning rate of the landscape runs (0 = --lr)")
-    flags.DEFINE_string("dyn_alphas", "0.5,2", "alphas of the accuracy-curve panels")
-    flags.DEFINE_string("dyn_wds", "0,0.03,1", "weight decays of the accuracy-curve panels")
-    flags.DEFINE_float("scan_alpha", 2.0, "alpha of the weight-decay scan")
-    flags.DEFINE_string("scan_wds", "", "weight decays of the scan (empty = no scan)")
-    flags.DEFINE_string("scan_fracs", "", "training fractions of the size scan (at --alpha, --wd)")
-    flags.DEFINE_string("constrained_alphas", "0.8", "alphas trained at constant weight norm (Fig. 9b)")
-    flags.DEFINE_float("threshold", 0.95, "accuracy that counts as fitted / generalized")
-    flags.DEFINE_float("pool_size", 0, "training pool size, to label fracs as example counts (0 = fracs)")
-    flags.DEFINE_string("figure_dir", "", "also copy the PNGs here (e.g. docs/figures/omnigrok)")
-    flags.DEFINE_string("figure_prefix", "", "file-name prefix of the copied PNGs")
+    for define, name, default, text in _FLAGS:
+        define(name, default, text)
 
 
 def matmul_dtype() -> str:
@@ -104,8 +109,8 @@ def _train(part: str, cfg, grid, axes, dataset, model, label: str):
 def _script_flags() -> tuple[str, ...]:
     """This module's flags and the script's own (data) flags, for flags.txt."""
     own = [n for n in ("source", "data_dir", "download", "n_pool", "n_test", "vocab_size", "seq_len", "embed",
-                       "teacher_seed", "figure_dir", "figure_prefix") if n in flags.FLAGS]
-    return (*FLAG_NAMES, *own)
+                       "teacher_seed") if n in flags.FLAGS]
+    return (*(name for _, name, _, _ in _FLAGS), *own)
 
 
 def run_landscape(cfg, base, dataset, model, label: str) -> dict:

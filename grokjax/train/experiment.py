@@ -82,7 +82,7 @@ def run_set_member(workdir: str, label: str, cfg: StaticConfig, grid: Grid, axes
     `keep_params`: with the final parameters, read back from each batch's last checkpoint."""
     out = run_dir.SweepSet(workdir).path(label)
     result = run_grid_experiment(cfg, grid, out, axes, **options)
-    if keep_params and devices.is_main_process():
+    if keep_params:
         from grokjax.checkpoint.reader import load_sweep  # local: the reader imports this package
         result = dataclasses.replace(result, params=load_sweep(out, params=True).params)
     return result
