@@ -22,5 +22,7 @@ setup(
         "scikit-learn>=1.3",  # t-SNE of embeddings
     ],
     # bench: benchmarks/pytorch_baseline.py's plain PyTorch loop (grokjax itself never imports torch).
-    extras_require={"test": ["pytest>=7"], "bench": ["torch>=2.0"]},
+    # tensorboard: --tensorboard's event files (imported only then); the tests check them too.
+    extras_require={"test": ["pytest>=7", "tensorboardX>=2.6"], "bench": ["torch>=2.0"],
+                    "tensorboard": ["tensorboardX>=2.6"]},
 )

@@ -19,6 +19,7 @@ from grokjax.analysis.analytic import amplitude, analytic_accuracy, analytic_par
 from grokjax.analysis.ipr import neuron_ipr
 from grokjax.config import ConfigError
 from grokjax.plotting.doshi import plot_analytic
+from grokjax.train.run_dir import write_numbers
 
 FLAGS = flags.FLAGS
 # Each flag only if missing: the scripts are importable together (tests).
@@ -55,9 +56,7 @@ def analytic_experiment(primes: list[int], widths: list[int], seeds: int, out: s
     numbers = {"widths": widths, "accuracy": {str(p): a for p, a in acc.items()},
                "ipr_min": float(values.min()), "ipr_mean": float(values.mean()),
                "amplitude_cubed_times_N_over_2": amplitude(n_ipr) ** 3 * n_ipr / 2}
-    with open(os.path.join(out, "analytic_numbers.json"), "w") as f:
-        json.dump(numbers, f, indent=1)
-    return numbers
+    return write_numbers(out, "analytic_numbers.json", numbers)
 
 if __name__ == "__main__":
     cli.run_script(main)

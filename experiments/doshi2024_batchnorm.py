@@ -32,9 +32,10 @@ from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.batchnorm import batchnorm_layers, ipr_gamma_correlations, layer_iprs
-from grokjax.analysis.run_dir import load_run_dir, write_numbers
+from grokjax.checkpoint.reader import load_run_dir
 from grokjax.config import ConfigError
 from grokjax.plotting import doshi as plots
+from grokjax.train.run_dir import write_numbers
 
 FLAGS = flags.FLAGS
 # Each flag only if missing: the scripts are importable together (tests).

@@ -28,7 +28,6 @@ writes <prefix>_compare.png (rows = sweeps, columns = input-layer and output-lay
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -36,11 +35,11 @@ from absl import flags
 
 from grokjax import cli
 from grokjax.analysis import ipr as ipr_lib
-from grokjax.analysis.run_dir import load_run_dir, require_workdir, write_numbers
-from grokjax.checkpoint.reader import SweepDir
+from grokjax.checkpoint.reader import SweepDir, load_run_dir
 from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
+from grokjax.train.run_dir import RunDir, write_numbers
 
 cli.define_flags()  # --workdir (a finished sweep directory with parameter snapshots)
 FLAGS = flags.FLAGS
@@ -93,8 +92,7 @@ def ipr_cells(workdir: str) -> dict:
     """Per grid point of a finished sweep (seeds pooled): embedding / output IPR (trained and,
     if snapshotted, at step 0), titles, the number of columns and the numbers of each point."""
     cfg, grid, _, summary, snap_steps, params_at = load_run_dir(workdir)
-    with open(os.path.join(workdir, "config.json")) as f:
-        axes = json.load(f)["axes"]
+    axes = RunDir(workdir).axes
     n_elements = operation_dataset(cfg.op, cfg.p).n_classes  # number tokens, not OP/EQ
     final = params_at(snap_steps[-1])
     embedding = ipr_lib.embedding_ipr(final, n_elements)  # (G, width)
@@ -213,7 +211,7 @@ def main(argv):
             numbers = compare_figures(parse_compare(FLAGS.compare_grids), FLAGS.out, FLAGS.prefix)
             rows = [{"config": c["label"], **row} for c in numbers["configs"] for row in c["points"]]
         else:
-            rows = embedding_ipr_figures(require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)["points"]
+            rows = embedding_ipr_figures(cli.require_workdir(FLAGS.workdir), FLAGS.out, FLAGS.prefix)["points"]
         for row in rows:
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "runs"})
     except (ConfigError, FileNotFoundError) as err:

@@ -22,10 +22,11 @@ from grokjax import cli
 from grokjax.analysis import ipr as ipr_lib
 from grokjax.analysis import pruning
 from grokjax.analysis.analytic import mlp_outputs
-from grokjax.analysis.run_dir import load_run_dir, require_workdir, write_numbers
+from grokjax.checkpoint.reader import load_run_dir
 from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
+from grokjax.train.run_dir import write_numbers
 
 cli.define_flags()  # --workdir (a finished sweep directory)
 FLAGS = flags.FLAGS
@@ -135,7 +136,7 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        require_workdir(FLAGS.workdir)
+        cli.require_workdir(FLAGS.workdir)
         if FLAGS.pruning_points < 2:
             raise ConfigError(f"--pruning_points={FLAGS.pruning_points} must be >= 2")
         make_figures(FLAGS.workdir, FLAGS.out, FLAGS.prefix, FLAGS.pruning_points, FLAGS.fig2_run,

@@ -7,8 +7,9 @@ For each width: train --seeds runs (one vmapped sweep; lr 0.005, wd 1, AdamW, MS
 frac 0.5, xi 0.35 by default, every other setting a grokjax flag), prune neurons from
 the lowest IPR up and record the most that can go while test accuracy stays
 >= --threshold. Writes prune_width.csv (one row per run), prune_width.png, prune_width.json.
-Each width's sweep is checkpointed under --out/width_<N> (--checkpoint_every, as phase_diagram.py):
-run the same command again to resume; finished widths are read back, not retrained.
+--out is a labelled set of run directories (grokjax.train.run_dir.SweepSet): each width's sweep
+is checkpointed in --out/sweeps/width_<N> (--checkpoint_every, as phase_diagram.py), with its live
+metrics stream; run the same command again to resume; finished widths are read back, not retrained.
 """
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from absl import flags
 from grokjax import cli
 from grokjax.analysis import pruning
 from grokjax.analysis.ipr import neuron_ipr
-from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
+from grokjax.checkpoint.store import CheckpointOptions
 from grokjax.config import ConfigError, validate_static
-from grokjax.train.sweep import make_grid, run_sweep
-from grokjax.workdir import write_csv
+from grokjax.plotting.doshi import plot_prune_width
+from grokjax.train import run_dir
+from grokjax.train.experiment import run_set_member
+from grokjax.train.sweep import make_grid
 
 cli.define_flags()
 FLAGS = flags.FLAGS
@@ -42,14 +45,18 @@ for _define, _name, _default, _help in (
 
 def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: int, threshold: float,
                            points: int, out: str, progress: bool = True,
-                           checkpoint: CheckpointOptions | None = None) -> dict:
-    """`checkpoint`: keep each width's sweep resumable in out/width_<N> (None: no checkpoints)."""
+                           checkpoint: CheckpointOptions = CheckpointOptions(), flags_text: str = "",
+                           overwrite: bool = False) -> dict:
+    """Each width's sweep is the run directory out/sweeps/width_<N> (resumable, `checkpoint`)."""
+    grid = make_grid(hparams, seeds=seeds)
+    sweeps = {f"width_{w}": {"width": w, "grid": {k: v.tolist() for k, v in grid.items()}} for w in widths}
+    run_dir.start(out, run_dir.sweep_set_config(base_cfg, sweeps, {"threshold": threshold, "points": points}),
+                  flags_text, overwrite)
     rows = {"width": [], "seed": [], "final_val_acc": [], "max_pruned": [], "neurons_needed": []}
     for width in widths:
         cfg = dataclasses.replace(base_cfg, width=width)
-        grid = make_grid(hparams, seeds=seeds)
-        store = None if checkpoint is None else SweepCheckpoints(os.path.join(out, f"width_{width}"), checkpoint)
-        result = run_sweep(cfg, grid, progress=progress, checkpoints=store)
+        result = run_set_member(out, f"width_{width}", cfg, grid, [], keep_params=True, progress=progress,
+                                checkpoint=checkpoint, flags_text=flags_text, overwrite=overwrite)
         iprs = neuron_ipr(result.params)["neuron"]
         counts = np.unique(np.linspace(0, width, points).round().astype(int))
         for s in range(seeds):
@@ -60,9 +67,8 @@ def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: in
             for k, v in (("width", width), ("seed", s), ("final_val_acc", float(result.curves["val_acc"][s, -1])),
                          ("max_pruned", pruned), ("neurons_needed", width - pruned)):
                 rows[k].append(v)
-    os.makedirs(out, exist_ok=True)
     table = {k: np.asarray(v) for k, v in rows.items()}
-    write_csv(os.path.join(out, "prune_width.csv"), table)
+    run_dir.write_csv(os.path.join(out, "prune_width.csv"), table)
     summary = {}
     for width in widths:
         sel = table["width"] == width
@@ -71,12 +77,10 @@ def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: in
                                "neurons_needed_sem": float(need.std() / np.sqrt(len(need))),
                                "fraction_prunable_mean": float(np.mean(table["max_pruned"][sel] / width)),
                                "generalized_runs": int(np.sum(table["final_val_acc"][sel] >= threshold))}
-    with open(os.path.join(out, "prune_width.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    from grokjax.plotting.doshi import plot_prune_width
-    plot_prune_width(os.path.join(out, "prune_width.png"), widths, summary,
-                     f"{base_cfg.op} p={base_cfg.p}, frac={hparams['frac']:g}, xi={hparams['xi']:g}, "
-                     f"wd={hparams['wd']:g}, {seeds} seeds")
+    run_dir.write_numbers(out, "prune_width.json", summary)
+    run_dir.save_plot(os.path.join(out, "prune_width.png"), plot_prune_width, widths, summary,
+                      f"{base_cfg.op} p={base_cfg.p}, frac={hparams['frac']:g}, xi={hparams['xi']:g}, "
+                      f"wd={hparams['wd']:g}, {seeds} seeds")
     return summary
 
 
@@ -93,8 +97,11 @@ def main(argv):
         checkpoint = cli.checkpoint_options(cfg)
     except ConfigError as err:
         cli.exit_on_config_error(err)
-    summary = prune_width_experiment(cfg, hparams, widths, FLAGS.seeds, FLAGS.threshold, FLAGS.pruning_points,
-                                     FLAGS.out, FLAGS.progress, checkpoint)
+    try:
+        summary = prune_width_experiment(cfg, hparams, widths, FLAGS.seeds, FLAGS.threshold, FLAGS.pruning_points,
+                                         FLAGS.out, FLAGS.progress, checkpoint, cli.flags_text(), FLAGS.overwrite)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
     print(json.dumps(summary))
 
 

@@ -20,11 +20,11 @@ import numpy as np
 from absl import flags
 
 from grokjax import cli
-from grokjax.analysis.run_dir import require_workdir, write_numbers
 from grokjax.checkpoint.reader import SweepDir
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError
 from grokjax.inspect import select_run
 from grokjax.plotting import doshi as plots
+from grokjax.train.run_dir import write_numbers
 from grokjax.train.summary import first_step_reaching, last_finite
 
 MAX_PANELS = 12  # columns of one figure that stay readable
@@ -50,7 +50,7 @@ def run_curves(workdir: str, where: list[str], out: str, prefix: str) -> dict:
     runs = [select_run(sweep, None, w, run_flag=False) for w in where] if where else list(range(sweep.n_runs))
     if len(runs) > MAX_PANELS:
         raise ConfigError(f"{workdir} has {len(runs)} runs; pick at most {MAX_PANELS} with --where=name=value,...")
-    phases = _phases(workdir)
+    phases = _phases(sweep)
     varying = [k for k in (*HPARAMS, *SEED_KEYS) if len(np.unique(sweep.grid[k])) > 1] or ["wd"]
     chosen = {k: v[runs] for k, v in curves.items()}
     titles = [" ".join(f"{k}={sweep.grid[k][r]:g}" for k in varying) + (f": {phases[r]}" if r in phases else "")
@@ -62,14 +62,10 @@ def run_curves(workdir: str, where: list[str], out: str, prefix: str) -> dict:
         "workdir": workdir, "runs": [_run_numbers(sweep, chosen, i, r, phases.get(r)) for i, r in enumerate(runs)]})
 
 
-def _phases(workdir: str) -> dict[int, str]:
+def _phases(sweep: SweepDir) -> dict[int, str]:
     """run -> phase, for the runs summary.csv has (finished batches)."""
-    path = os.path.join(workdir, "summary.csv")
-    if not os.path.exists(path):
-        return {}
-    import pandas as pd  # local: only the readers need it
-    summary = pd.read_csv(path)
-    return dict(zip(summary["run"], summary["phase"])) if "phase" in summary else {}
+    summary = sweep.summary()
+    return dict(zip(summary["run"], summary["phase"])) if summary is not None and "phase" in summary else {}
 
 
 def _run_numbers(sweep: SweepDir, curves: dict, i: int, run: int, phase: str | None) -> dict:
@@ -91,7 +87,7 @@ def _run_numbers(sweep: SweepDir, curves: dict, i: int, run: int, phase: str | N
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
-        require_workdir(FLAGS.workdir, "a sweep directory (finished or running)")
+        cli.require_workdir(FLAGS.workdir, "a sweep directory (finished or running)")
         numbers = run_curves(FLAGS.workdir, FLAGS.where, FLAGS.out, FLAGS.prefix)
     except ConfigError as err:
         cli.exit_on_config_error(err)

@@ -9,8 +9,8 @@ are NOT IMDb and are labeled so in every output.
 """
 from absl import flags
 
-import omnigrok_common as common
 from grokjax import cli
+from grokjax import omnigrok as common
 from grokjax.data.imdb import SOURCES, imdb_dataset
 from grokjax.models.lstm import make_lstm
 

@@ -10,8 +10,8 @@ Parts: landscape (Fig. 3a-c over alpha x training size), dynamics (Fig. 3d
 curves; with --scan_wds, Fig. 10b steps vs wd), size_scan (Fig. 3e).
 """
 
-import omnigrok_common as common
 from grokjax import cli
+from grokjax import omnigrok as common
 from grokjax.data.mnist import SOURCES, mnist_dataset
 from grokjax.models.vector_mlp import VECTOR_ACTIVATIONS, layer_sizes, make_vector_mlp
 

@@ -10,8 +10,8 @@ Parts: landscape (Fig. 8, alpha x train fraction), dynamics (Fig. 9a weight norm
 and accuracy; with --scan_wds, Fig. 10a steps vs wd), constrained (Fig. 9b).
 """
 
-import omnigrok_common as common
 from grokjax import cli
+from grokjax import omnigrok as common
 from grokjax.config import validate_static
 from grokjax.data.datasets import operation_dataset
 

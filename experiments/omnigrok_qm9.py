@@ -8,8 +8,8 @@ MD5 checked); --source=synthetic (offline default) uses generated molecule-like
 graphs, which are NOT QM9 and are labeled so in every output.
 """
 
-import omnigrok_common as common
 from grokjax import cli
+from grokjax import omnigrok as common
 from grokjax.data.qm9 import ELEMENTS, SOURCES, qm9_dataset
 from grokjax.models.gcn import make_gcn
 

@@ -8,10 +8,10 @@ Symbols 0..p-1 are scalars E_i = m R_random + (1 - m) R_linear (Eq. 4); a
 For every (alpha = w / w0, m, training size) the decoder direction is trained at
 constant norm (landscape analysis, App. E), all runs vmapped; then Eq. 6 is
 integrated on the reduced train loss from --traj_start (the paper's path A -> E).
-Writes config.json, flags.txt, summary.csv (one row per run), landscape.npz,
-trajectory.csv and PNGs into --workdir; a rerun with the same flags resumes.
+--workdir is a run directory (grokjax.train.run_dir): config.json, flags.txt, the live metrics
+stream, summary.csv (one row per run), metrics.npz, checkpoints; then landscape.npz, trajectory.csv,
+landscape_summary.json and PNGs. A rerun with the same flags resumes.
 """
-import dataclasses
 import os
 import shutil
 
@@ -19,11 +19,11 @@ import numpy as np
 from absl import flags
 
 from grokjax import cli
-from grokjax.analysis.representation import representation_landscape, reduced_trajectory, toy_addition
-from grokjax.checkpoint.store import SweepCheckpoints
+from grokjax.analysis.representation import landscape_of, reduced_trajectory, toy_addition, toy_sweep
 from grokjax.config import ConfigError, validate_static
 from grokjax.plotting import omnigrok as plots
-from grokjax.workdir import prepare_workdir, write_csv, write_json, write_npz
+from grokjax.train import run_dir
+from grokjax.train.experiment import run_grid_experiment
 
 cli.define_flags()
 flags.DEFINE_string("alphas", "log:0.25:4:9", "decoder weight norms w = alpha * w0 of the landscape")
@@ -97,9 +97,9 @@ def _trajectory(land, start, workdir: str) -> tuple[np.ndarray, dict]:
         grid = np.log10(np.maximum(land.metrics[f"{split}_loss"][-1], 1e-8))
         spline = RectBivariateSpline(land.ms, log_w, grid, kx=min(3, len(land.ms) - 1), ky=min(3, len(log_w) - 1))
         along["train" if split == "train" else "test"] = 10 ** spline.ev(path[:, 1], np.log(path[:, 0]))
-    write_csv(os.path.join(workdir, "trajectory.csv"),
-              {"t": np.arange(len(path)) * FLAGS.traj_dt, "w": path[:, 0], "m": path[:, 1],
-               "reduced_train_loss": along["train"], "reduced_test_loss": along["test"]})
+    run_dir.write_csv(os.path.join(workdir, "trajectory.csv"),
+                      {"t": np.arange(len(path)) * FLAGS.traj_dt, "w": path[:, 0], "m": path[:, 1],
+                       "reduced_train_loss": along["train"], "reduced_test_loss": along["test"]})
     return path, along
 
 
@@ -107,33 +107,20 @@ def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         cfg, alphas, ms, n_trains, start = _settings()
-        config = {"static": dataclasses.asdict(cfg), "lr": FLAGS.lr, "seeds": FLAGS.seeds, "seed": FLAGS.seed,
-                  "max_runs_per_batch": FLAGS.max_runs_per_batch,
-                  "toy": {name: FLAGS[name].value for name in TOY_FLAGS}}
-        resuming = prepare_workdir(FLAGS.workdir, config, overwrite=FLAGS.overwrite)
-        checkpoints = SweepCheckpoints(FLAGS.workdir, cli.checkpoint_options(cfg))
+        task = toy_addition(FLAGS.p, FLAGS.d_out, FLAGS.task_seed, FLAGS.rep_dim)
+        sweep = toy_sweep(cfg, task, alphas, ms, n_trains, lr=FLAGS.lr, width=FLAGS.width, seeds=FLAGS.seeds,
+                          seed=FLAGS.seed)
+        workdir = FLAGS.workdir
+        result = run_grid_experiment(sweep.cfg, sweep.grid, workdir, [], dataset=sweep.dataset, model=sweep.model,
+                                     task=sweep.task, extra={name: FLAGS[name].value for name in TOY_FLAGS},
+                                     flags_text=cli.flags_text(TOY_FLAGS), max_runs_per_batch=FLAGS.max_runs_per_batch,
+                                     progress=FLAGS.progress, checkpoint=cli.checkpoint_options(cfg),
+                                     overwrite=FLAGS.overwrite, tensorboard=FLAGS.tensorboard, plots=False)
     except ConfigError as err:
         cli.exit_on_config_error(err)
-    if resuming:
-        print(f"resuming the landscape in {FLAGS.workdir} from its checkpoints")
-    workdir = FLAGS.workdir
-    write_json(os.path.join(workdir, "config.json"), config)
-    with open(os.path.join(workdir, "flags.txt"), "w") as f:
-        f.write(cli.flags_text() + "".join(f"--{n}={FLAGS[n].value}\n" for n in TOY_FLAGS))
-    task = toy_addition(FLAGS.p, FLAGS.d_out, FLAGS.task_seed, FLAGS.rep_dim)
-    land = representation_landscape(cfg, task, alphas, ms, n_trains, lr=FLAGS.lr, width=FLAGS.width,
-                                     seeds=FLAGS.seeds, seed=FLAGS.seed, max_runs_per_batch=FLAGS.max_runs_per_batch,
-                                     progress=FLAGS.progress, checkpoints=checkpoints)
-    grid, curves = land.result.grid, land.result.curves
-    write_csv(os.path.join(workdir, "summary.csv"),
-              {**{k: grid[k] for k in ("n_train", "m", "alpha", "model_seed")},
-               "w": grid["alpha"] * land.w0,
-               **{f"final_{k}": curves[k][:, -1] for k in ("train_loss", "val_loss", "train_acc", "val_acc",
-                                                            "weight_norm")}})
-    write_npz(os.path.join(workdir, "landscape.npz"), alphas=land.alphas, ws=land.ws, ms=land.ms,
-              n_trains=land.n_trains, w0=land.w0, steps=land.result.steps,
-              **{f"reduced__{k}": v for k, v in land.metrics.items()},
-              **{f"curve__{k}": v for k, v in curves.items()})
+    land = landscape_of(sweep, result, alphas, ms, n_trains, FLAGS.seeds, FLAGS.seed)
+    run_dir.write_npz(os.path.join(workdir, "landscape.npz"), alphas=land.alphas, ws=land.ws, ms=land.ms,
+                      n_trains=land.n_trains, w0=land.w0, **{f"reduced__{k}": v for k, v in land.metrics.items()})
 
     n_main = int(land.n_trains[-1])
     main_metrics = {k: v[-1] for k, v in land.metrics.items()}
@@ -144,33 +131,33 @@ def main(argv):
              "{} of " + f"{task.size} pairs; constant norm, {cfg.optimizer} lr {FLAGS.lr:g}, {cfg.steps} steps")
     title = setup.format(n_main)
     names = []
-    plots.plot_wm_landscape(os.path.join(workdir, "wm_landscape.png"), land.ws, land.ms,
-                            {"reduced train loss": main_metrics["train_loss"],
-                             "reduced test loss": main_metrics["val_loss"],
-                             "reduced train accuracy": main_metrics["train_acc"],
-                             "reduced test accuracy": main_metrics["val_acc"]}, title,
-                            boundary=main_metrics["train_loss"], level=FLAGS.boundary_level, star=star,
-                            path_wm=path_wm, log_panels=("reduced train loss", "reduced test loss"))
+    run_dir.save_plot(os.path.join(workdir, "wm_landscape.png"), plots.plot_wm_landscape, land.ws, land.ms,
+                      {"reduced train loss": main_metrics["train_loss"],
+                       "reduced test loss": main_metrics["val_loss"],
+                       "reduced train accuracy": main_metrics["train_acc"],
+                       "reduced test accuracy": main_metrics["val_acc"]}, title,
+                      boundary=main_metrics["train_loss"], level=FLAGS.boundary_level, star=star,
+                      path_wm=path_wm, log_panels=("reduced train loss", "reduced test loss"))
     names.append("wm_landscape.png")
     if len(land.n_trains) > 1:
-        plots.plot_size_contours(os.path.join(workdir, "wm_size_contours.png"), land.ws, land.ms,
-                                 {f"N={n}": land.metrics["train_loss"][i] for i, n in enumerate(land.n_trains)},
-                                 FLAGS.contour_level,
-                                 f"train loss = {FLAGS.contour_level:g} contours\n{setup.format('N')}",
-                                 star=star)
+        run_dir.save_plot(os.path.join(workdir, "wm_size_contours.png"), plots.plot_size_contours, land.ws, land.ms,
+                          {f"N={n}": land.metrics["train_loss"][i] for i, n in enumerate(land.n_trains)},
+                          FLAGS.contour_level, f"train loss = {FLAGS.contour_level:g} contours\n{setup.format('N')}",
+                          star=star)
         names.append("wm_size_contours.png")
     if path_wm is not None:
-        plots.plot_path_losses(os.path.join(workdir, "wm_path_losses.png"), np.arange(len(path_wm)) * FLAGS.traj_dt,
-                               along, f"along the Eq. 6 path (gamma {FLAGS.traj_gamma:g}, eta_D {FLAGS.traj_eta_d:g}, "
-                                      f"eta_R {FLAGS.traj_eta_r:g})")
+        run_dir.save_plot(os.path.join(workdir, "wm_path_losses.png"), plots.plot_path_losses,
+                          np.arange(len(path_wm)) * FLAGS.traj_dt, along,
+                          f"along the Eq. 6 path (gamma {FLAGS.traj_gamma:g}, eta_D {FLAGS.traj_eta_d:g}, "
+                          f"eta_R {FLAGS.traj_eta_r:g})")
         names.append("wm_path_losses.png")
     for name in names:
         _publish(os.path.join(workdir, name))
-    write_json(os.path.join(workdir, "landscape_summary.json"),
-               {"w0": land.w0, "generalizing_solution": {"w": star[0], "m": star[1],
-                                                         "test_loss": float(main_metrics["val_loss"][i_best])},
-                "trajectory_end": None if path_wm is None else {"w": float(path_wm[-1, 0]),
-                                                                "m": float(path_wm[-1, 1])}})
+    run_dir.write_json(os.path.join(workdir, "landscape_summary.json"),
+                       {"w0": land.w0, "generalizing_solution": {"w": star[0], "m": star[1],
+                                                                 "test_loss": float(main_metrics["val_loss"][i_best])},
+                        "trajectory_end": None if path_wm is None else {"w": float(path_wm[-1, 0]),
+                                                                        "m": float(path_wm[-1, 1])}})
     np.set_printoptions(precision=3, suppress=True, linewidth=160)
     print(f"w0 = {land.w0:.2f}; w = {np.round(land.ws, 2)}; m = {land.ms}")
     for k in ("train_loss", "val_loss", "val_acc"):

@@ -7,8 +7,8 @@ Parts: landscape (Fig. 2a, reduced L/U vs alpha), dynamics (Fig. 2b curves for
 alphas x wds, and Fig. 2c steps to 95% vs wd at alpha 2 with the log-log slope).
 """
 
-import omnigrok_common as common
 from grokjax import cli
+from grokjax import omnigrok as common
 from grokjax.data.teacher_student import teacher_student_dataset
 from grokjax.models.vector_mlp import VECTOR_ACTIVATIONS, make_vector_mlp
 

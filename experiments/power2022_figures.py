@@ -11,17 +11,17 @@
 --figure=outliers       Fig 6: best val accuracy vs fraction for k outliers (--y_axis=outliers)
 --figure=sharpness      Fig 7: phi sharpness vs val accuracy over seeds, Spearman rho and p
 
-A figure is one or more sweeps (a static config x a vmapped grid). Each sweep's results go
-to workdir/sweeps/<label>/ and are reused when the same command is run again (so a long
-figure resumes sweep by sweep); the figure's summary.csv (one row per run, `group` naming
-its sweep/variant), metrics.npz, PNG(s) and figure.json are written to --workdir.
+A figure is one or more sweeps (a static config x a vmapped grid): --workdir is a labelled set of
+run directories (grokjax.train.run_dir.SweepSet), each sweep in workdir/sweeps/<label>/,
+checkpointed with its live metrics stream, resumed chunk by chunk and reused when the same
+command is run again; the figure's summary.csv (one row per run, `group` naming its
+sweep/variant), metrics.npz, PNG(s) and figure.json are written to --workdir.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import shutil
 import time
 from typing import NamedTuple
 
@@ -37,13 +37,12 @@ from grokjax.config import ConfigError, StaticConfig, validate_static
 from grokjax.data.datasets import operation_dataset
 from grokjax.data.operations import OPERATIONS, operation_names
 from grokjax.plotting import power as plots
+from grokjax.checkpoint.store import CheckpointOptions
+from grokjax.train import run_dir
+from grokjax.train.experiment import run_set_member
 from grokjax.train.run import make_run_fns
 from grokjax.train.summary import summarize
 from grokjax.train.sweep import Grid, SweepResult, make_grid
-from grokjax.checkpoint.reader import load_sweep
-from grokjax.checkpoint.store import CheckpointOptions
-from grokjax.train.experiment import run_grid_experiment
-from grokjax.workdir import atomic_write_bytes, prepare_workdir, write_csv, write_json, write_npz
 
 FIGURES = ("grokking", "learning_time", "optimizers", "operations", "embeddings", "outliers", "sharpness")
 # Power et al. A.1.2, in the reading order of Figure 2 left: (static overrides, traced overrides).
@@ -74,6 +73,8 @@ flags.DEFINE_integer("sharpness_steps", 20, "projected ascent steps maximizing t
 flags.DEFINE_bool("vary_data_seed", False, "figure=sharpness: also vary the split with the seed "
                   "(Power et al. A.5 vary the initialization only)")
 FLAGS = flags.FLAGS
+SCRIPT_FLAGS = ("figure", "ops", "variants", "group_variants", "embedding_ops", "tsne_perplexity",
+                "sharpness_epsilon", "sharpness_steps", "vary_data_seed")
 
 
 class Sweep(NamedTuple):
@@ -143,26 +144,24 @@ def build_sweeps(figure: str, cfg: StaticConfig, base: dict, axes: list, seeds: 
 # ----------------------------------------------------------------------------- storage
 
 
-def sweep_config(sweep: Sweep) -> dict:
-    return {"label": sweep.label, "static": dataclasses.asdict(sweep.cfg), "groups": sweep.groups.tolist(),
-            "grid": {k: v.tolist() for k, v in sweep.grid.items()}}
+def figure_config(figure: str, cfg: StaticConfig, sweeps: list[Sweep]) -> dict:
+    """The figure's config.json: a labelled set of sweeps (each also has its own in sweeps/<label>/)."""
+    return run_dir.sweep_set_config(cfg, {s.label: {"static": dataclasses.asdict(s.cfg), "groups": s.groups.tolist(),
+                                                    "grid": {k: v.tolist() for k, v in s.grid.items()}}
+                                          for s in sweeps}, {"figure": figure})
 
 
 def run_or_load(sweep: Sweep, workdir: str, axes: list[str], max_runs_per_batch: int, progress: bool,
-                flags_text: str, overwrite: bool) -> SweepResult:
+                flags_text: str, overwrite: bool, tensorboard: bool = False) -> SweepResult:
     """Trains a sweep into workdir/sweeps/<label>/ as a checkpointed run directory: the same
     command resumes it chunk by chunk (a different sweep there is refused unless `overwrite`).
-    A finished sweep is only read back."""
-    out = os.path.join(workdir, "sweeps", sweep.label)
+    A finished sweep is only read back (with its final parameters if the figure needs them)."""
     start = time.time()
-    result = run_grid_experiment(sweep.cfg, sweep.grid, out, axes, flags_text=flags_text,
-                                 max_runs_per_batch=max_runs_per_batch, progress=progress,
-                                 checkpoint=CheckpointOptions(every=1), overwrite=overwrite)
+    result = run_set_member(workdir, sweep.label, sweep.cfg, sweep.grid, axes, keep_params=sweep.keep_params,
+                            flags_text=flags_text, max_runs_per_batch=max_runs_per_batch, progress=progress,
+                            checkpoint=CheckpointOptions(every=1), overwrite=overwrite, tensorboard=tensorboard)
     print(f"sweep {sweep.label}: {len(sweep.groups)} runs in {time.time() - start:.0f}s")
-    if not sweep.keep_params:
-        return result
-    data = load_sweep(out, params=True)  # the final parameters, from each batch's last checkpoint
-    return dataclasses.replace(result, params=data.params)
+    return result
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -230,7 +229,7 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
         seeds = len(np.unique(r.grid["model_seed"])) > 1
         labels = [", ".join([*(f"{k}={r.grid[k][i]:g}" for k in swept),
                              *([f"seed {r.grid['model_seed'][i]}"] if seeds else [])]) for i in range(len(r.grid["frac"]))]
-        plots.plot_grokking(os.path.join(workdir, "grokking.png"), r.steps, r.curves, title, labels)
+        run_dir.save_plot(os.path.join(workdir, "grokking.png"), plots.plot_grokking, r.steps, r.curves, title, labels)
         dd = pd.DataFrame([val_loss_double_descent(v) for v in r.curves["val_loss"]])
         dd["val_loss_peak_step"] = r.steps[dd["val_loss_peak_index"].to_numpy()]
         summary = pd.concat([summary, dd.drop(columns="val_loss_peak_index")], axis=1)
@@ -238,9 +237,9 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
                                   "val_loss_first_min", "val_loss_peak", "val_loss_peak_step",
                                   "val_loss_second_min"]].to_dict("records")
     elif figure == "learning_time":
-        plots.plot_learning_time(os.path.join(workdir, "learning_time.png"), summary["frac"].to_numpy(),
-                                 summary["step_val_acc_99"].to_numpy(), summary["step_train_acc_99"].to_numpy(),
-                                 cfg.steps, title)
+        run_dir.save_plot(os.path.join(workdir, "learning_time.png"), plots.plot_learning_time,
+                          summary["frac"].to_numpy(), summary["step_val_acc_99"].to_numpy(),
+                          summary["step_train_acc_99"].to_numpy(), cfg.steps, title)
         rows = []
         for name in ("step_val_acc_99", "step_train_acc_99"):
             xs, med, reached = plots.median_by(summary["frac"].to_numpy(), summary[name].to_numpy())
@@ -248,9 +247,9 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
         report["medians"] = rows
     elif figure in ("optimizers", "operations", "outliers"):
         png = {"optimizers": "optimizers.png", "operations": "operations.png", "outliers": "outliers.png"}[figure]
-        plots.plot_data_efficiency(os.path.join(workdir, png), summary["frac"].to_numpy(),
-                                   summary["best_val_acc"].to_numpy(), groups, title,
-                                   {"outliers": "outliers k", "optimizers": "variant"}.get(figure, "operation"))
+        run_dir.save_plot(os.path.join(workdir, png), plots.plot_data_efficiency, summary["frac"].to_numpy(),
+                          summary["best_val_acc"].to_numpy(), groups, title,
+                          {"outliers": "outliers k", "optimizers": "variant"}.get(figure, "operation"))
         table = summary.groupby(["group", "frac"], sort=False)["best_val_acc"].mean().unstack()
         report["best_val_acc_mean"] = {g: {f"{f:g}": v for f, v in row.items()} for g, row in table.iterrows()}
         report["final_train_acc_min"] = float(summary["final_train_acc"].min())
@@ -274,8 +273,8 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
                 name = f"{sweep.cfg.op} mod {sweep.cfg.p}: colour = residue mod 8, lines c -> c+8 (val acc {val:.2f})"
                 panels.append({"points": points, "labels": labels, "name": name, "shift": 8, "annotate": True})
             report["runs"].append({"op": sweep.cfg.op, "final_val_acc": val, **stats})
-            write_npz(os.path.join(workdir, f"tsne_{sweep.label}.npz"), points=points, rows=rows, labels=labels)
-        plots.plot_embeddings(os.path.join(workdir, "embeddings.png"), panels, title)
+            run_dir.write_npz(os.path.join(workdir, f"tsne_{sweep.label}.npz"), points=points, rows=rows, labels=labels)
+        run_dir.save_plot(os.path.join(workdir, "embeddings.png"), plots.plot_embeddings, panels, title)
     elif figure == "sharpness":
         r = results[0]
         dataset = operation_dataset(cfg.op, cfg.p)
@@ -284,18 +283,20 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
         summary["phi"] = phi
         val = summary["final_val_acc"].to_numpy()
         rho, pvalue = spearman(phi, val)
-        plots.plot_sharpness(os.path.join(workdir, "sharpness.png"), phi, val, rho, pvalue, title)
+        run_dir.save_plot(os.path.join(workdir, "sharpness.png"), plots.plot_sharpness, phi, val, rho, pvalue, title)
         # Also against how late each run generalized (never = last): flat minima grok early?
         late = np.nan_to_num(summary["step_val_acc_99"].to_numpy(), nan=np.inf)
         rho_steps, p_steps = spearman(phi, late)
         report.update(spearman_rho=rho, p_value=pvalue, n=len(phi), epsilon=FLAGS.sharpness_epsilon,
                       grokked=int(np.sum(val >= 0.9)), spearman_rho_phi_vs_step_val_acc_99=rho_steps,
                       p_value_phi_vs_step_val_acc_99=p_steps)
-    write_csv(os.path.join(workdir, "summary.csv"), {c: summary[c].to_numpy() for c in summary.columns})
-    curves = {k.replace("/", "__"): np.concatenate([r.curves[k] for r in results])
+    run_dir.write_csv(os.path.join(workdir, run_dir.SUMMARY), {c: summary[c].to_numpy() for c in summary.columns})
+    curves = {k: np.concatenate([r.curves[k] for r in results])
               for k in results[0].curves if all(k in r.curves for r in results)}
-    write_npz(os.path.join(workdir, "metrics.npz"), steps=results[0].steps, group=groups.astype(str), **curves)
-    write_json(os.path.join(workdir, "figure.json"), report)
+    grid = {k: np.concatenate([r.grid[k] for r in results]) for k in results[0].grid}
+    run_dir.write_npz(os.path.join(workdir, run_dir.METRICS),
+                      **run_dir.pack_metrics(results[0].steps, curves, grid, group=groups.astype(str)))
+    run_dir.write_json(os.path.join(workdir, run_dir.FIGURE), report)
     return report
 
 
@@ -307,22 +308,15 @@ def main(argv):
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
         for sweep in sweeps:
             validate_static(sweep.cfg)
-        config = {"static": dataclasses.asdict(cfg), "figure": FLAGS.figure,
-                  "sweeps": [json.loads(json.dumps(sweep_config(s), default=str)) for s in sweeps]}
-        prepare_workdir(FLAGS.workdir, config, overwrite=FLAGS.overwrite)
+        cli.checkpoint_options(cfg)  # --tensorboard's package, before anything is written
+        text = cli.flags_text(SCRIPT_FLAGS)
+        run_dir.start(FLAGS.workdir, figure_config(FLAGS.figure, cfg, sweeps), text, FLAGS.overwrite)
+        start = time.time()
+        axes = [name for name, _ in cli.sweep_axes()]
+        results = [run_or_load(s, FLAGS.workdir, axes, FLAGS.max_runs_per_batch, FLAGS.progress, text,
+                               FLAGS.overwrite, FLAGS.tensorboard) for s in sweeps]
     except ConfigError as err:
         cli.exit_on_config_error(err)
-    if FLAGS.overwrite:
-        shutil.rmtree(os.path.join(FLAGS.workdir, "sweeps"), ignore_errors=True)
-    write_json(os.path.join(FLAGS.workdir, "config.json"), config)
-    text = cli.flags_text() + "".join(f"{FLAGS[n].serialize()}\n" for n in (
-        "figure", "ops", "variants", "group_variants", "embedding_ops", "tsne_perplexity", "sharpness_epsilon",
-        "sharpness_steps", "vary_data_seed"))
-    atomic_write_bytes(os.path.join(FLAGS.workdir, "flags.txt"), text.encode())
-    start = time.time()
-    axes = [name for name, _ in cli.sweep_axes()]
-    results = [run_or_load(s, FLAGS.workdir, axes, FLAGS.max_runs_per_batch, FLAGS.progress, text, FLAGS.overwrite)
-               for s in sweeps]
     report = make_figure(FLAGS.figure, sweeps, results, FLAGS.workdir)
     print(json.dumps(report, indent=1, default=float)[:4000])
     print(f"{FLAGS.figure}: {sum(len(s.groups) for s in sweeps)} runs in {time.time() - start:.0f}s; "

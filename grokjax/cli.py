@@ -9,7 +9,6 @@ is a flag of the same name. Up to two hyperparameters can be swept:
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from typing import NamedTuple
@@ -19,46 +18,23 @@ from absl import flags, logging
 
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import CheckpointOptions
-from grokjax.config import HPARAMS, ConfigError, StaticConfig
+from grokjax.config import HPARAMS, ConfigError, StaticConfig, setting_help, static_fields
 from grokjax.train.schedule import eval_steps
 
 FLAGS = flags.FLAGS
-_INTERNAL = {"enable_dropout", "enable_grad_noise", "enable_weight_noise"}
-STATIC_HELP = {
-    "op": "binary operation (grokjax.data.operations.operation_names())",
-    "p": "modulus (ignored by the S5 operations)",
-    "model": "mlp | transformer", "width": "hidden width (MLP N, or transformer d_model)",
-    "depth": "MLP hidden layers or transformer layers", "heads": "transformer attention heads",
-    "mlp_width": "transformer feed-forward width (0 = 4 * width)",
-    "causal": "transformer causal attention mask (--nocausal: encoder-only, every position attends to all)",
-    "tie_embeddings": "transformer unembedding = number-token embedding transposed (one shared parameter)",
-    "activation": "quadratic | relu | gelu", "norm": "none | batchnorm | layernorm",
-    "init": "MLP weights: doshi N(0, (16N)^(-2/3)) | standard N(0, 2/fan_in) | lazy N(0, 2/N^(2/3))",
-    "loss": "mse | ce", "optimizer": "adamw | adam | sgd", "beta1": "Adam beta1", "beta2": "Adam beta2",
-    "adam_eps": "Adam epsilon", "decay_to": "weight decay target: origin | init",
-    "warmup_steps": "linear learning-rate warmup steps", "batch_size": "minibatch size (0 = full batch)",
-    "batch_rule": "fixed | power (min(batch_size, n_train // 2))", "steps": "optimization steps per run",
-    "eval_every": "steps between evaluations (the smallest gap for --eval_schedule=log)",
-    "eval_schedule": "linear | log",
-    "matmul_dtype": "float32 | bfloat16: precision of the models' matmul operands (float32 accumulation, "
-                    "parameters and losses; docs/performance.md)",
-    "early_stop_val_acc": "stop a batch once every run reached this (0 = off)",
-}
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
-CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype")
+CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype", "tensorboard")
 
 
 def define_flags() -> None:
     """Defines the static, hyperparameter and sweep flags (once per process)."""
     if "op" in FLAGS:
         return
-    for field in dataclasses.fields(StaticConfig):
-        if field.name in _INTERNAL:
-            continue
+    for field in static_fields():  # help and allowed values: grokjax.config, declared once
         define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
                   str: flags.DEFINE_string}[type(field.default)]
-        define(field.name, field.default, STATIC_HELP.get(field.name, field.name))
+        define(field.name, field.default, setting_help(field.name))
     for name, spec in HPARAMS.items():
         flags.DEFINE_float(name, spec.default, f"{spec.help} ({spec.allowed})")
     flags.DEFINE_string("x_axis", "", f"hyperparameter swept along x: {', '.join(HPARAMS)}")
@@ -84,6 +60,8 @@ def define_flags() -> None:
                         "nearest evaluation step): a,b,c or log:N (step 0 and N log-spaced steps)")
     flags.DEFINE_string("snapshot_dtype", "float32", "float32 | float16: precision of the snapshots")
     flags.DEFINE_bool("progress", True, "show a progress bar with ETA")
+    flags.DEFINE_bool("tensorboard", False, "also log every evaluation to TensorBoard event files in "
+                      "WORKDIR/tensorboard/ (needs tensorboardX: pip install 'grokjax[tensorboard]')")
 
 
 def parse_values(flag: str, text: str) -> np.ndarray:
@@ -127,11 +105,14 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
 
 
 def checkpoint_options(cfg: StaticConfig) -> CheckpointOptions:
-    """--checkpoint_every, --keep_checkpoints, --snapshot_*; ConfigError (one line) if bad."""
+    """--checkpoint_every, --keep_checkpoints, --snapshot_* (and --tensorboard's package); ConfigError if bad."""
     if FLAGS.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint_every={FLAGS.checkpoint_every} must be an integer >= 0")
     if FLAGS.keep_checkpoints < 1:
         raise ConfigError(f"--keep_checkpoints={FLAGS.keep_checkpoints} must be a positive integer")
+    if FLAGS.tensorboard:
+        from grokjax.train.live import require_tensorboard
+        require_tensorboard()  # before anything is written
     if FLAGS.snapshot_dtype not in snapshots.DTYPES:
         raise ConfigError(f"--snapshot_dtype={FLAGS.snapshot_dtype} is not allowed; choose one of: "
                           f"{', '.join(snapshots.DTYPES)}")
@@ -180,7 +161,8 @@ def run_plan(plan: SweepPlan):
 
     return run_grid_experiment(plan.cfg, plan.grid, FLAGS.workdir, plan.axes, flags_text=flags_text(),
                                max_runs_per_batch=plan.max_runs_per_batch, progress=FLAGS.progress,
-                               checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite)
+                               checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite,
+                               tensorboard=FLAGS.tensorboard)
 
 
 def select_shard(grid: dict) -> tuple[dict, np.ndarray]:
@@ -195,7 +177,7 @@ def runs_per_batch(cfg: StaticConfig, grid: dict) -> int:
         raise ConfigError(f"--memory_budget_gb={FLAGS.memory_budget_gb} must be >= 0")
     if FLAGS.memory_budget_gb == 0:
         return FLAGS.max_runs_per_batch
-    from grokjax.train.devices import max_runs_for_memory
+    from grokjax.train.sweep import max_runs_for_memory
     return min(FLAGS.max_runs_per_batch, max_runs_for_memory(cfg, grid, FLAGS.memory_budget_gb * 2 ** 30))
 
 
@@ -217,8 +199,7 @@ def grid_from_flags(axes: list[tuple[str, np.ndarray]]) -> dict:
 
 
 def static_config() -> StaticConfig:
-    return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(StaticConfig)
-                           if f.name not in _INTERNAL})
+    return StaticConfig(**{f.name: getattr(FLAGS, f.name) for f in static_fields()})
 
 
 def base_hparams() -> dict[str, float]:
@@ -226,13 +207,21 @@ def base_hparams() -> dict[str, float]:
 
 
 def flag_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(StaticConfig) if f.name not in _INTERNAL] + list(HPARAMS) + \
+    return [f.name for f in static_fields()] + list(HPARAMS) + \
         list(SWEEP_FLAGS) + list(CHECKPOINT_FLAGS)
 
 
-def flags_text() -> str:
-    """The experiment's flags as a flagfile: `--flagfile=flags.txt` reruns it."""
-    return "".join(f"--{name}={FLAGS[name].value}\n" for name in flag_names())
+def flags_text(extra: tuple[str, ...] = ()) -> str:
+    """The experiment's flags as a flagfile: `--flagfile=flags.txt` reruns it (`extra`: a script's own flags)."""
+    return "".join(f"--{name}={FLAGS[name].value}\n" for name in flag_names()) + \
+        "".join(f"{FLAGS[name].serialize()}\n" for name in extra)
+
+
+def require_workdir(workdir: str, what: str = "a finished sweep directory with parameter snapshots") -> str:
+    """The --workdir of an analysis script, or the one-line error when it is missing."""
+    if not workdir:
+        raise ConfigError(f"--workdir is required: {what}")
+    return workdir
 
 
 def parse_flags_or_exit(argv: list[str]) -> list[str]:

@@ -11,9 +11,36 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from grokjax.errors import ConfigError, check_allowed
 
-class ConfigError(ValueError):
-    """A bad setting; its message is one line naming the flag and what is allowed."""
+
+def _setting(default, meaning: str, choices=None, internal: bool = False):
+    """A StaticConfig field with its one declaration: the flag help, the allowed values (a tuple, or a
+    function returning the names of a registry, e.g. the models) and the docs table all read it."""
+    metadata = {"help": meaning, "internal": internal}
+    if choices is not None:
+        metadata["choices"] = choices
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _model_names() -> tuple[str, ...]:
+    from grokjax.models import MODELS  # local: the models import jax
+    return tuple(MODELS)
+
+
+def _matmul_dtypes() -> tuple[str, ...]:
+    from grokjax.models.base import MATMUL_DTYPES
+    return tuple(MATMUL_DTYPES)
+
+
+def _mlp_inits() -> tuple[str, ...]:
+    from grokjax.models.mlp import INITS
+    return INITS
+
+
+def _loss_names() -> tuple[str, ...]:
+    from grokjax.train.losses import LOSSES
+    return tuple(LOSSES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,44 +48,69 @@ class StaticConfig:
     """Everything that is compiled into the program (shapes, loss, optimizer kind, steps)."""
 
     # Task.
-    op: str = "add"
-    p: int = 97
+    op: str = _setting("add", "binary operation (grokjax.data.operations.operation_names())")
+    p: int = _setting(97, "modulus (ignored by the S5 operations)")
     # Model.
-    model: str = "mlp"  # mlp | transformer
-    width: int = 500
-    depth: int = 1  # MLP hidden layers (1 = Doshi et al. eq. 1) or transformer layers
-    heads: int = 4
-    mlp_width: int = 0  # transformer feed-forward width; 0 means 4 * width
-    causal: bool = True  # transformer attention mask; False = encoder-only (Doshi et al. Figure 7, 12)
-    tie_embeddings: bool = False  # transformer unembedding = number-token embedding transposed (Figure 12)
-    activation: str = "quadratic"  # quadratic | relu | gelu
-    norm: str = "none"  # none | batchnorm | layernorm
-    init: str = "doshi"  # MLP weights: doshi | standard | lazy (Doshi et al. App. A, G.3; models/mlp.py)
+    model: str = _setting("mlp", "network (grokjax.models.MODELS)", _model_names)
+    width: int = _setting(500, "hidden width (MLP N, or transformer d_model)")
+    depth: int = _setting(1, "MLP hidden layers (1 = Doshi et al. eq. 1) or transformer layers")
+    heads: int = _setting(4, "transformer attention heads")
+    mlp_width: int = _setting(0, "transformer feed-forward width (0 = 4 * width)")
+    causal: bool = _setting(True, "transformer causal attention mask (--nocausal: encoder-only, every position "
+                                  "attends to all; Doshi et al. Figures 7, 12)")
+    tie_embeddings: bool = _setting(False, "transformer unembedding = number-token embedding transposed "
+                                           "(one shared parameter; Doshi et al. Figure 12)")
+    activation: str = _setting("quadratic", "hidden activation (quadratic: the MLP only)",
+                               ("quadratic", "relu", "gelu"))
+    norm: str = _setting("none", "normalization layers (batchnorm: the MLP only)", ("none", "batchnorm", "layernorm"))
+    init: str = _setting("doshi", "MLP weights: doshi N(0, (16N)^(-2/3)), standard N(0, 2/fan_in), "
+                                  "lazy N(0, 2/N^(2/3)) (Doshi et al. App. A, G.3; models/mlp.py)",
+                         _mlp_inits)
     # Loss and optimizer.
-    loss: str = "mse"  # mse | ce
-    optimizer: str = "adamw"  # adamw | adam | sgd
-    beta1: float = 0.9
-    beta2: float = 0.98
-    adam_eps: float = 1e-8
-    decay_to: str = "origin"  # origin | init
-    warmup_steps: int = 0
-    batch_size: int = 0  # 0 = full batch
-    batch_rule: str = "fixed"  # fixed | power (min(batch_size, n_train // 2), Power et al. A.1.2)
+    loss: str = _setting("mse", "loss (grokjax.train.losses.LOSSES)", _loss_names)
+    optimizer: str = _setting("adamw", "optimizer (grokjax/optim/chains.py)", ("adamw", "adam", "sgd"))
+    beta1: float = _setting(0.9, "Adam beta1")
+    beta2: float = _setting(0.98, "Adam beta2")
+    adam_eps: float = _setting(1e-8, "Adam epsilon")
+    decay_to: str = _setting("origin", "weight decay target", ("origin", "init"))
+    warmup_steps: int = _setting(0, "linear learning-rate warmup steps")
+    batch_size: int = _setting(0, "minibatch size (0 = full batch)")
+    batch_rule: str = _setting("fixed", "active minibatch slots: fixed = batch_size, power = min(batch_size, "
+                                        "n_train // 2) (Power et al. A.1.2)", ("fixed", "power"))
     # Schedule.
-    steps: int = 2000
-    eval_every: int = 100
-    eval_schedule: str = "linear"  # linear | log
-    early_stop_val_acc: float = 0.0  # stop a batch once every run reached this val acc (0 = off)
-    regression_tolerance: float = 0.01  # regression: an example is "correct" if its MSE is below this
-    # Omnigrok Sec. 2: after every step rescale all parameters back to their global L2 norm at init.
-    constrain_norm: bool = False
-    # Precision of the models' matmul operands; accumulation, parameters, optimizer state,
-    # softmax and losses stay float32 (docs/performance.md, "Mixed precision").
-    matmul_dtype: str = "float32"  # float32 | bfloat16
-    # Randomness compiled in only when some run of the sweep uses it (saves work per step).
-    enable_dropout: bool = False
-    enable_grad_noise: bool = False
-    enable_weight_noise: bool = False
+    steps: int = _setting(2000, "optimization steps per run")
+    eval_every: int = _setting(100, "steps between evaluations (the smallest gap for --eval_schedule=log)")
+    eval_schedule: str = _setting("linear", "evaluation steps: linear, or log (gaps double every 8 points)",
+                                  ("linear", "log"))
+    early_stop_val_acc: float = _setting(0.0, "stop a batch once every run reached this val acc (0 = off)")
+    regression_tolerance: float = _setting(0.01, "regression: an example is correct if its MSE is below this")
+    constrain_norm: bool = _setting(False, "after every step rescale all parameters back to their global L2 norm "
+                                           "at init (Omnigrok Sec. 2)")
+    # Accumulation, parameters, optimizer state, softmax and losses stay float32 (docs/performance.md).
+    matmul_dtype: str = _setting("float32", "precision of the models' matmul operands (float32 accumulation, "
+                                            "parameters and losses)", _matmul_dtypes)
+    # Randomness compiled in only when some run of the sweep uses it (saves work per step; not flags).
+    enable_dropout: bool = _setting(False, "compile dropout in (set from the grid)", internal=True)
+    enable_grad_noise: bool = _setting(False, "compile update noise in (set from the grid)", internal=True)
+    enable_weight_noise: bool = _setting(False, "compile weight noise in (set from the grid)", internal=True)
+
+
+def static_fields(internal: bool = False) -> list[dataclasses.Field]:
+    """The StaticConfig fields that are flags (and, with `internal`, those set from the grid)."""
+    return [f for f in dataclasses.fields(StaticConfig) if internal or not f.metadata["internal"]]
+
+
+def choices(name: str) -> tuple[str, ...] | None:
+    """The allowed values of static field `name` (None: any value of its type)."""
+    allowed = StaticConfig.__dataclass_fields__[name].metadata.get("choices")
+    return allowed() if callable(allowed) else allowed
+
+
+def setting_help(name: str) -> str:
+    """The flag help of static field `name`: its meaning, and its allowed values if it has a list."""
+    allowed = choices(name)
+    meaning = StaticConfig.__dataclass_fields__[name].metadata["help"]
+    return f"{meaning}: {' | '.join(allowed)}" if allowed else meaning
 
 
 class HParamSpec(NamedTuple):
@@ -87,33 +139,18 @@ HPARAMS: dict[str, HParamSpec] = {
 }
 SEED_KEYS = ("model_seed", "data_seed")
 
-_CHOICES = {
-    "model": ("mlp", "transformer"),
-    "activation": ("quadratic", "relu", "gelu"),
-    "norm": ("none", "batchnorm", "layernorm"),
-    "init": ("doshi", "standard", "lazy"),  # grokjax.models.mlp.init_stds
-    "loss": ("mse", "ce"),
-    "optimizer": ("adamw", "adam", "sgd"),
-    "decay_to": ("origin", "init"),
-    "batch_rule": ("fixed", "power"),
-    "eval_schedule": ("linear", "log"),
-    "matmul_dtype": ("float32", "bfloat16"),
-}
-
-
 def check_choice(name: str, value: str) -> None:
     """Raises ConfigError (one line) unless `value` is one of the allowed values of static field `name`."""
-    allowed = _CHOICES[name]
-    if value not in allowed:
-        raise ConfigError(f"--{name}={value} is not allowed; choose one of: {', '.join(allowed)}")
+    check_allowed(name, value, choices(name))
 
 
 def validate_static(cfg: StaticConfig) -> None:
     """Raises ConfigError (one line) for a bad static setting."""
     from grokjax.data import operations  # local: keeps config importable without numpy tables
 
-    for name in _CHOICES:
-        check_choice(name, getattr(cfg, name))
+    for field in static_fields():
+        if "choices" in field.metadata:
+            check_choice(field.name, getattr(cfg, field.name))
     if cfg.op not in operations.OPERATIONS:
         raise ConfigError(f"--op={cfg.op} is unknown; choose one of: {', '.join(operations.operation_names())}")
     try:
@@ -154,3 +191,26 @@ def validate_hparam(name: str, values) -> None:
     for v in np.atleast_1d(np.asarray(values, dtype=np.float64)):
         if not math.isfinite(v) or not spec.check(float(v)):
             raise ConfigError(f"--{name}={v:g} is not allowed; {name} must be {spec.allowed}")
+
+
+def _cell(value) -> str:
+    return f"`{value}`" if not isinstance(value, float) else f"`{value:g}`"
+
+
+def docs_tables() -> str:
+    """The static-settings and hyperparameter tables of docs/engine.md, generated from the declarations
+    above (tests/test_config.py checks the page holds them): `python -m grokjax.config`."""
+    lines = ["| static setting (flag) | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for field in static_fields():
+        allowed = choices(field.name)
+        kind = " / ".join(f"`{v}`" for v in allowed) if allowed else type(field.default).__name__
+        meaning = field.metadata["help"].replace("|", "/")
+        lines.append(f"| `{field.name}` | {_cell(field.default)} | {kind} | {meaning} |")
+    lines += ["", "| traced hyperparameter (flag) | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for name, spec in HPARAMS.items():
+        lines.append(f"| `{name}` | {_cell(spec.default)} | {spec.allowed} | {spec.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(docs_tables(), end="")

@@ -1,6 +1,6 @@
 """Inspect a sweep's workdir: its configuration, saved steps and a per-run table; extract one run.
 
-    python -m grokjax.inspect runs/x                                  # overview
+    python -m grokjax.inspect runs/x                                  # overview (and a running sweep's progress)
     python -m grokjax.inspect runs/x --where=wd=5,frac=0.5 --step=1000 --out=params.npz
     python -m grokjax.inspect runs/x --run=3                          # run 3's latest parameters
 
@@ -15,14 +15,15 @@ import io
 import os
 import sys
 import textwrap
+import time
 
 import numpy as np
 
 from grokjax.checkpoint.reader import RunConfig, SweepData, SweepDir, load_run, load_sweep
 from grokjax.checkpoint.snapshots import flatten
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig
+from grokjax.train import run_dir
 from grokjax.train.summary import first_step_reaching, last_finite
-from grokjax.workdir import atomic_write_bytes
 
 __all__ = ["RunConfig", "SweepData", "load_run", "load_sweep", "main", "select_run"]
 _DEFAULTS = StaticConfig()
@@ -47,12 +48,15 @@ def describe_config(sweep: SweepDir) -> list[str]:
     rest = [k for k in static if k not in changed and not k.startswith("enable_")]
     varying = [k for k, v in sweep.grid.items() if len(np.unique(v)) > 1]
     constant = {k: v[0] for k, v in sweep.grid.items() if k not in varying}
-    has_results = os.path.exists(os.path.join(sweep.workdir, "summary.csv"))
+    has_results = os.path.exists(sweep.path(run_dir.SUMMARY))
     status = "results written, no progress.json" if has_results else "nothing saved yet"
     if sweep.progress:
         p = sweep.progress
+        state = "running" if sweep.running() else "interrupted: rerun the same command to resume"
         status = "complete" if p.get("complete") else \
-            f"interrupted or running: {p.get('runs_done', '?')}/{p.get('n_runs', '?')} runs finished"
+            f"{state}; {p.get('runs_done', '?')}/{p.get('n_runs', '?')} runs finished"
+    elif sweep.running():
+        status = "running"
     wrap = lambda text: textwrap.fill(text, 110, subsequent_indent="    ")  # noqa: E731
     return [f"workdir: {sweep.workdir} ({status})",
             wrap("config: " + " ".join(f"{k}={_g(static[k])}" for k in changed)),
@@ -60,6 +64,43 @@ def describe_config(sweep: SweepDir) -> list[str]:
             wrap("hparams: " + " ".join(f"{k}={_g(v)}" for k, v in constant.items())),
             f"sweep: {sweep.n_runs} runs; axes: {', '.join(sweep.axes) or 'none'}; varying: "
             f"{', '.join(varying) or 'none'}; max_runs_per_batch={sweep.config.get('max_runs_per_batch', '?')}"]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def live_progress(sweep: SweepDir, now: float | None = None) -> str | None:
+    """One line from the live stream (metrics.jsonl): the batch in training and its step, runs finished,
+    the training rate and an ETA (from the stream's wall times); None without a stream."""
+    rows = run_dir.read_stream_rows(sweep.workdir)
+    if not rows or sweep.progress and sweep.progress.get("complete"):
+        return None
+    final, n_runs = int(sweep.steps[-1]), sweep.n_runs
+    last: dict[int, int] = {}
+    by_batch: dict[int, list[dict]] = {}
+    for row in rows:
+        last[row["run"]] = max(last.get(row["run"], -1), row["step"])
+        by_batch.setdefault(row["batch"], []).append(row)
+    done = max(sum(step >= final for step in last.values()), (sweep.progress or {}).get("runs_done", 0))
+    batch = max(by_batch)
+    step = max(r["step"] for r in by_batch[batch])
+    n_batches = len(sweep.batches()) or -(-n_runs // max(1, sweep.config.get("max_runs_per_batch", n_runs)))
+    line = f"live: batch {batch + 1} of {n_batches} at step {step} of {final}; {done}/{n_runs} runs finished"
+    spans = []  # (steps, seconds) trained in each batch, from the rows timed as they were written
+    for batch_rows in by_batch.values():
+        timed = sorted((r["time"], r["step"]) for r in batch_rows if r.get("time") is not None)
+        if len(timed) > 1 and timed[-1][0] > timed[0][0]:
+            spans.append((timed[-1][1] - timed[0][1], timed[-1][0] - timed[0][0]))
+    if spans:
+        rate = sum(s for s, _ in spans) / sum(t for _, t in spans)  # steps per second of one batch
+        remaining = (final - step) + (n_batches - batch - 1) * final
+        line += f"; {rate:.3g} steps/s, ETA {_duration(remaining / rate)}" if rate > 0 else ""
+        latest = max(r["time"] for r in rows if r.get("time") is not None)
+        line += f" (last point {_duration((now or time.time()) - latest)} ago)"
+    return line
 
 
 def describe_steps(sweep: SweepDir) -> list[str]:
@@ -95,10 +136,10 @@ def run_table(sweep: SweepDir) -> str:
         if curve in curves:
             table[name] = [_step(v) for v in first_step_reaching(curves[curve], steps, 0.99)]
     done, at = rows < sweep.finished, sweep.at_point
-    summary_path = os.path.join(sweep.workdir, "summary.csv")
     diverged = np.zeros(sweep.n_runs, bool)
-    if done.any() and os.path.exists(summary_path):
-        column = pd.read_csv(summary_path).get("diverged")
+    summary = sweep.summary() if done.any() else None
+    if summary is not None:
+        column = summary.get("diverged")
         if column is not None:
             diverged[:len(column)] = np.asarray(column, bool)[:sweep.n_runs]
     # A diverged run reports NaN from its divergence on: NaN at its checkpoint's evaluation point.
@@ -148,42 +189,34 @@ def extract(workdir: str, run: int, step: int | None, out: str | None) -> list[s
     if out:
         buf = io.BytesIO()
         np.savez(buf, **flat)
-        atomic_write_bytes(out, buf.getvalue())
+        run_dir.atomic_write_bytes(out, buf.getvalue())
         lines.append(f"wrote {len(flat)} arrays to {out} (names are parameter paths joined by '/')")
     return lines
 
 
-def sub_workdirs(root: str, depth: int = 2) -> list[str]:
-    """Directories below `root` that hold results (experiments that write one sweep per sub-directory)."""
-    found = []
-    for path, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in ("checkpoints", "snapshots"))
-        if path != root and ("config.json" in files or "summary.csv" in files):
-            found.append(path)
-        if path[len(root):].count(os.sep) >= depth:
-            dirs[:] = []
-    return found
-
-
-def describe_other(workdir: str, err: ConfigError) -> list[str]:
-    """A directory that is not one sweep: its summary.csv if it has one, and the sweeps inside it."""
-    import pandas as pd
-
-    subs = sub_workdirs(workdir) if os.path.isdir(workdir) else []
-    summary = os.path.join(workdir, "summary.csv")
-    if not os.path.exists(summary):
-        if subs:
-            raise ConfigError(f"{workdir} is not one sweep; inspect one of: {', '.join(subs[:8])}"
-                              + (" ..." if len(subs) > 8 else ""))
-        raise err
-    table = pd.read_csv(summary)
-    keep = [c for c in table.columns if c in ("run", "group", "label", *HPARAMS, *SEED_KEYS) and
-            (c in ("run", "group", "label") or table[c].nunique() > 1)]
-    keep += [c for c in ("final_train_acc", "final_val_acc", "step_train_acc_99", "step_val_acc_99", "diverged")
-             if c in table.columns]
-    return [f"workdir: {workdir} (not a single sweep: {err}; showing its summary.csv)",
-            *(["sweeps inside: " + ", ".join(subs)] if subs else []), "",
-            table[keep].to_string(index=False, float_format=lambda v: f"{v:.3g}", na_rep="-")]
+def describe_set(workdir: str) -> list[str]:
+    """A labelled set of sweeps (run_dir.SweepSet): one line per sweep, and the set's summary.csv."""
+    sweeps = run_dir.SweepSet(workdir)
+    lines = [f"workdir: {workdir} (a set of {len(sweeps.labels())} sweeps in {run_dir.SWEEPS}/)"]
+    for label in sweeps:
+        try:
+            sweep = SweepDir(sweeps.path(label))
+        except ConfigError as err:
+            lines.append(f"  {label}: {err}")
+            continue
+        status = describe_config(sweep)[0].split(" (", 1)[-1].rstrip(")")
+        lines.append(f"  {label}: {sweep.n_runs} runs, {status}")
+        live = live_progress(sweep)
+        if live:
+            lines.append(f"    {live}")
+    table = run_dir.read_summary(workdir)
+    if table is not None:
+        keep = [c for c in table.columns if c in ("run", "group", "label", *HPARAMS, *SEED_KEYS) and
+                (c in ("run", "group", "label") or table[c].nunique() > 1)]
+        keep += [c for c in ("final_train_acc", "final_val_acc", "step_train_acc_99", "step_val_acc_99", "diverged")
+                 if c in table.columns]
+        lines += ["", table[keep].to_string(index=False, float_format=lambda v: f"{v:.3g}", na_rep="-")]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,17 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the run's parameters to this .npz")
     args = parser.parse_args(argv)
     try:
-        try:
-            sweep = SweepDir(args.workdir)
-        except ConfigError as err:
-            if args.run is not None or args.where is not None:
-                raise
-            print("\n".join(describe_other(args.workdir, err)))
+        if run_dir.is_sweep_set(args.workdir) and args.run is None and args.where is None:
+            print("\n".join(describe_set(args.workdir)))
             return 0
+        sweep = SweepDir(args.workdir)
         if args.run is None and args.where is None:
             if args.step is not None or args.out:
                 raise ConfigError("--step and --out need a run: pass --run=N or --where=name=value,...")
-            lines = [*describe_config(sweep), *describe_steps(sweep), "", run_table(sweep)]
+            live = live_progress(sweep)
+            lines = [*describe_config(sweep), *([live] if live else []), *describe_steps(sweep), "",
+                     run_table(sweep)]
         else:
             if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
                 raise ConfigError(f"--out={args.out}: its directory does not exist")

@@ -11,15 +11,15 @@ by the engine's own `summarize`), metrics.npz and the plots:
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 
 import numpy as np
 
 from grokjax.config import ConfigError
+from grokjax.train import run_dir
 
-SHARD_FILE = "shard.json"
+SHARD_FILE = run_dir.SHARD
 
 
 def shard_runs(n_runs: int, index: int, count: int) -> np.ndarray:
@@ -40,30 +40,20 @@ def shard_grid(grid: dict, index: int, count: int) -> tuple[dict, np.ndarray]:
 
 
 def write_shard_info(workdir: str, index: int, count: int, runs: np.ndarray, n_runs: int) -> None:
-    from grokjax.workdir import write_json
     os.makedirs(workdir, exist_ok=True)
-    write_json(os.path.join(workdir, SHARD_FILE), {"index": index, "count": count, "n_runs": n_runs,
+    run_dir.write_json(os.path.join(workdir, SHARD_FILE), {"index": index, "count": count, "n_runs": n_runs,
                                                    "first_run": int(runs[0]), "last_run": int(runs[-1])})
 
 
-def _read_json(path: str) -> dict | None:
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def _read_shard(workdir: str) -> dict:
-    config = _read_json(os.path.join(workdir, "config.json"))
-    if config is None or not os.path.exists(os.path.join(workdir, "metrics.npz")):
-        raise ConfigError(f"{workdir} holds no finished run directory (config.json, metrics.npz)")
-    progress = _read_json(os.path.join(workdir, "progress.json"))
-    with np.load(os.path.join(workdir, "metrics.npz")) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    import pandas as pd
-    summary = pd.read_csv(os.path.join(workdir, "summary.csv"))
-    return {"dir": workdir, "config": config, "shard": _read_json(os.path.join(workdir, SHARD_FILE)),
-            "arrays": arrays, "summary": summary,
+    config, metrics, summary = run_dir.read_config(workdir), run_dir.read_metrics(workdir), \
+        run_dir.read_summary(workdir)
+    if config is None or metrics is None or summary is None:
+        raise ConfigError(f"{workdir} holds no finished run directory (config.json, metrics.npz, summary.csv)")
+    progress = run_dir.read_progress(workdir)
+    steps, curves, grid, _ = metrics
+    return {"dir": workdir, "config": config, "shard": run_dir.read_json(workdir, SHARD_FILE),
+            "steps": steps, "curves": curves, "grid": grid, "summary": summary,
             "complete": progress is None or bool(progress.get("complete", True))}
 
 
@@ -85,10 +75,9 @@ def _order(shards: list[dict]) -> list[dict]:
 def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False):
     """Merge run directories of one split grid into `out`; returns the merged SweepResult."""
     from grokjax.config import StaticConfig
-    from grokjax.train.experiment import write_plots, write_progress
+    from grokjax.train.experiment import write_plots
     from grokjax.train.summary import summarize
     from grokjax.train.sweep import SweepResult
-    from grokjax.workdir import write_json, write_results
 
     if not workdirs:
         raise ConfigError("no run directories to merge")
@@ -102,15 +91,11 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
     incomplete = [s["dir"] for s in shards if not s["complete"]]
     if incomplete and not allow_incomplete:
         raise ConfigError(f"{incomplete[0]} is not finished (progress.json); rerun it or pass --allow_incomplete")
-    steps = shards[0]["arrays"]["steps"]
-    if any(not np.array_equal(s["arrays"]["steps"], steps) for s in shards):
+    steps = shards[0]["steps"]
+    if any(not np.array_equal(s["steps"], steps) for s in shards):
         raise ConfigError("the shards were evaluated at different steps; they are not one sweep")
-
-    def cat(key):
-        return np.concatenate([s["arrays"][key] for s in shards])
-    names = [k for k in shards[0]["arrays"] if k != "steps"]
-    grid = {k[4:]: cat(k) for k in names if k.startswith("hp__")}
-    curves = {k.replace("__", "/"): cat(k) for k in names if not k.startswith("hp__")}
+    grid = {k: np.concatenate([s["grid"][k] for s in shards]) for k in shards[0]["grid"]}
+    curves = {k: np.concatenate([s["curves"][k] for s in shards]) for k in shards[0]["curves"]}
     summaries = [s["summary"] for s in shards]
     diverged = np.concatenate([np.asarray(t["diverged"], bool) for t in summaries])
     diverged_step = np.concatenate([np.asarray(t["diverged_step"], np.int64) for t in summaries])
@@ -122,10 +107,15 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
     n_runs = len(diverged)
     config = {**first, "n_runs": n_runs, "grid": {k: v.tolist() for k, v in grid.items()},
               "merged_from": [os.path.abspath(s["dir"]) for s in shards]}
-    write_json(os.path.join(out, "config.json"), config)
-    write_results(out, result, summary)
+    run_dir.write_json(os.path.join(out, run_dir.CONFIG), config)
+    run_dir.write_results(out, result, summary)
+    rows, offset = [], 0
+    for s in shards:  # the live streams too, with the shards' runs numbered as in the whole grid
+        rows += [{**row, "run": row["run"] + offset} for row in run_dir.read_stream_rows(s["dir"])]
+        offset += len(s["summary"])
+    run_dir.atomic_write_bytes(os.path.join(out, run_dir.STREAM), run_dir.encode_rows(rows))
     write_plots(out, result, summary, list(first.get("axes", [])))
-    write_progress(out, n_runs, n_runs, complete=not incomplete)
+    run_dir.write_progress(out, n_runs, n_runs, complete=not incomplete)
     return result
 
 

@@ -20,7 +20,7 @@ from grokjax.config import ConfigError, StaticConfig
 from grokjax.train.experiment import experiment_config
 from grokjax.train import sweep
 from grokjax.train.sweep import make_grid, run_sweep
-from grokjax.workdir import prepare_workdir
+from grokjax.train.run_dir import prepare_workdir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "experiments", "phase_diagram.py")

@@ -189,7 +189,7 @@ def test_batchnorm_experiment_deeper_mlp_tiny(tmp_path, tiny_cfg):
     from scipy import stats
 
     from grokjax.analysis.ipr import output_ipr
-    from grokjax.analysis.run_dir import load_run_dir
+    from grokjax.checkpoint.reader import load_run_dir
     from grokjax.checkpoint.store import CheckpointOptions
     from grokjax.train.experiment import run_grid_experiment
     from grokjax.train.sweep import make_grid
@@ -241,7 +241,7 @@ def test_prune_width_experiment_resumes_from_its_checkpoints(tmp_path, tiny_cfg)
         checkpoint=CheckpointOptions())
     first = run(hp)
     table = (tmp_path / "prune_width.csv").read_text()
-    assert os.path.isdir(tmp_path / f"width_{cfg.width}" / "checkpoints")
+    assert os.path.isdir(tmp_path / "sweeps" / f"width_{cfg.width}" / "checkpoints")
     # Rerunning the same command reads the finished sweep back: same trained nets, same table.
     assert run(hp) == first and (tmp_path / "prune_width.csv").read_text() == table
     # The checkpoints belong to that configuration: another one is refused, not mixed in.

@@ -79,3 +79,23 @@ def test_lstm_and_gcn_shapes_and_standard_init():
               .repeat(2, 0), "mask": np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)}
     out, _ = gcn.apply(params, {}, graphs)
     assert out.shape == (2, 1) and not np.allclose(out[0], out[1])
+
+
+def test_omnigrok_script_writes_a_set_of_run_directories_and_reads_it_back(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    from grokjax.train import run_dir
+    script = os.path.join(os.path.dirname(__file__), "..", "experiments", "omnigrok_teacher_student.py")
+    args = [sys.executable, script, "--width=8", "--steps=20", "--eval_every=10", "--lr=0.01", "--parts=dynamics",
+            "--dyn_alphas=1", "--dyn_wds=0,0.1", "--progress=false", f"--workdir={tmp_path}"]
+    out = subprocess.run(args, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dynamics = run_dir.SweepSet(str(tmp_path)).open("dynamics")
+    assert dynamics.config["extra"]["dataset"] and dynamics.progress["complete"]
+    assert len(dynamics.stream()) == 2 * 3 and (tmp_path / "sweeps" / "dynamics" / "curves.png").exists()
+    again = subprocess.run(args, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert again.returncode == 0 and "reading back the finished sweep" in again.stdout, again.stderr[-2000:]

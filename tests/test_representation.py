@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 
 from grokjax.analysis.representation import (decoder, init_norm, reduced_trajectory, representation,
@@ -86,5 +85,5 @@ def test_script_end_to_end(tmp_path):
     np.testing.assert_allclose(data["ws"], data["alphas"] * data["w0"], rtol=1e-6)
     # The same flags again resume (read back) instead of refusing the used workdir.
     again = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
-    assert again.returncode == 0 and "resuming" in again.stdout
+    assert again.returncode == 0 and "reading back the finished sweep" in again.stdout
     np.testing.assert_allclose(np.load(tmp_path / "landscape.npz")["reduced__val_loss"], data["reduced__val_loss"])

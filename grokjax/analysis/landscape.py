@@ -35,23 +35,33 @@ class Landscape:
         return 1.0 - self.metrics[f"{split}_acc"]
 
 
-def reduced_landscape(cfg: StaticConfig, base: dict, alphas: Sequence[float], fracs: Sequence[float], *,
-                      dataset: Dataset | None = None, model: Model | None = None, seeds: int = 1,
-                      seed: int = 0, max_runs_per_batch: int = 64, progress: bool = True) -> Landscape:
-    """Trains every (alpha, frac, seed) at constant weight norm and reads off the final metrics.
+def landscape_sweep(cfg: StaticConfig, base: dict, alphas: Sequence[float], fracs: Sequence[float], *,
+                    seeds: int = 1, seed: int = 0) -> tuple[StaticConfig, dict]:
+    """(cfg, grid) of every (alpha, frac, seed) at constant weight norm.
 
     Weight decay is set to 0: the reduced training loss excludes it (Sec. 3), and on
     the sphere it would only shrink the update before the projection.
     """
     cfg = dataclasses.replace(cfg, constrain_norm=True)
-    grid = make_grid({**base, "wd": 0.0}, [("alpha", alphas), ("frac", fracs)], seeds=seeds, seed=seed)
-    result = run_sweep(cfg, grid, dataset=dataset, model=model, max_runs_per_batch=max_runs_per_batch,
-                       keep_params=False, progress=progress)
+    return cfg, make_grid({**base, "wd": 0.0}, [("alpha", alphas), ("frac", fracs)], seeds=seeds, seed=seed)
+
+
+def landscape_of(result: SweepResult) -> Landscape:
+    """The seed-averaged final metrics of a trained landscape_sweep, on its (frac, alpha) grid."""
     metrics = {}
     for name in LANDSCAPE_METRICS:
-        xs, ys, mean = cell_mean(last_finite(result.curves[name]), grid, "alpha", "frac")
+        xs, ys, mean = cell_mean(last_finite(result.curves[name]), result.grid, "alpha", "frac")
         metrics[name] = mean
     return Landscape(alphas=xs, fracs=ys, metrics=metrics, result=result)
+
+
+def reduced_landscape(cfg: StaticConfig, base: dict, alphas: Sequence[float], fracs: Sequence[float], *,
+                      dataset: Dataset | None = None, model: Model | None = None, seeds: int = 1,
+                      seed: int = 0, max_runs_per_batch: int = 64, progress: bool = True) -> Landscape:
+    """Trains every (alpha, frac, seed) at constant weight norm and reads off the final metrics."""
+    cfg, grid = landscape_sweep(cfg, base, alphas, fracs, seeds=seeds, seed=seed)
+    return landscape_of(run_sweep(cfg, grid, dataset=dataset, model=model, max_runs_per_batch=max_runs_per_batch,
+                                  keep_params=False, progress=progress))
 
 
 def lu_shape(train: np.ndarray, test: np.ndarray, flat_tol: float = 0.1) -> dict[str, float | bool]:

@@ -10,34 +10,30 @@ representation with the messiness m (Eq. 4): R = m R_random + (1 - m) R_linear.
 Landscape analysis (App. E, Table 1): R and the decoder's norm w are fixed and
 only its direction is trained (Adam, every step projected back onto |w| = w), so
 the final losses are the reduced losses of Eq. 5. Every (alpha = w / w0, m,
-training size, seed) is one run of a jit(vmap) batch driven by the engine's
-host loop (grokjax.train.sweep.train_grid): evaluation schedule, progress bar,
-checkpoints and resuming work as for any sweep. The engine's own run functions
-cannot express m (a per-run input transformation) or the template decoding, so
-the per-run functions here are the engine's in miniature (same RunState,
-optimizer chain, split and norm code).
+training size, seed) is one run of the engine (grokjax.train.sweep.run_sweep): the
+dataset is the pairs (i, j) with targets i + j, and a `Task` (grokjax.train.run) mixes
+each run's representation by its traced m and scores outputs against the templates.
+Evaluation schedule, progress bar, checkpoints, resuming and live metrics work as for any sweep.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from grokjax.config import StaticConfig
-from grokjax.data.splits import make_run_data
-from grokjax.models.base import Model, scale_params
+from grokjax.config import HPARAMS, StaticConfig
+from grokjax.data.datasets import Dataset
+from grokjax.models.base import Model
 from grokjax.models.vector_mlp import make_vector_mlp
-from grokjax.optim.chains import make_optimizer
-from grokjax.train.losses import masked_mean, mse
-from grokjax.train.run import RunFns, RunState, param_norms
-from grokjax.train.sweep import BatchTrainer, SweepResult, train_grid
+from grokjax.train.losses import mse
+from grokjax.train.run import Task, param_norms
 from grokjax.train.summary import last_finite
+from grokjax.train.sweep import SweepResult, run_sweep
 
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc", "weight_norm")
 
@@ -92,83 +88,64 @@ def frac_for(n_train, n: int):
     return (np.asarray(n_train, np.float64) + 0.5) / n
 
 
-def make_toy_fns(cfg: StaticConfig, task: ToyAddition, model: Model) -> RunFns:
-    """Per-run init / train_chunk / evaluate of the landscape analysis (decoder direction only).
+def toy_dataset(task: ToyAddition) -> Dataset:
+    """The pairs (i, j) as inputs and i + j as targets; no class count, so labels are never corrupted."""
+    return Dataset(name=f"toy_addition_p{task.p}", inputs=task.pairs, targets=task.sums, n_classes=0)
 
-    hp per run: alpha (w / w0), m (messiness), frac (training pairs / all pairs),
-    lr, model_seed, data_seed. cfg gives the optimizer kind, betas and steps; the
-    norm constraint is always on (it defines the landscape).
-    """
-    cfg = dataclasses.replace(cfg, constrain_norm=True)
-    pairs, sums = jnp.asarray(task.pairs), jnp.asarray(task.sums)
+
+def toy_task(task: ToyAddition) -> Task:
+    """The engine's hook for the toy model: inputs E_i + E_j under the run's R(m), MSE against the
+    template of i + j, correct when the nearest template is that of i + j."""
     templates = jnp.asarray(task.templates)
 
-    def optimizer(hp, rng=None):
-        # Weight decay 0: the reduced loss excludes it (Eq. 5), and on the sphere it would only shrink steps.
-        return make_optimizer(cfg, {"lr": hp["lr"], "wd": 0.0, "grad_noise": 0.0},
-                              rng if rng is not None else jax.random.key(0))
-
-    def outputs(params, hp):
+    def inputs(pairs, hp):
         r = representation(task, hp["m"])
-        x = r[pairs[:, 0]] + r[pairs[:, 1]]
-        return model.apply(params, {}, x)[0]
+        return r[pairs[:, 0]] + r[pairs[:, 1]]
 
-    def per_example(params, hp):
-        out = outputs(params, hp)
-        loss = mse(out, templates[sums])
-        dist = jnp.sum(jnp.square(out[:, None, :] - templates[None]), axis=-1)
-        return loss, jnp.argmin(dist, axis=-1) == sums
+    def correct(outputs, sums):
+        dist = jnp.sum(jnp.square(outputs[:, None, :] - templates[None]), axis=-1)
+        return jnp.argmin(dist, axis=-1) == sums
 
-    def init(hp: dict) -> RunState:
-        k_init, k_noise, k_steps = jax.random.split(jax.random.key(hp["model_seed"]), 3)
-        params = scale_params(model.init(k_init)[0], hp["alpha"])
-        data = make_run_data(jax.random.key(hp["data_seed"]), sums, 0, hp["frac"], 0.0, 0, None)
-        return RunState(params=params, model_state={}, opt_state=optimizer(hp, k_noise).init(params), data=data,
-                        step_key=k_steps, step=jnp.zeros((), jnp.int32), diverged=jnp.zeros((), bool),
-                        diverged_step=-jnp.ones((), jnp.int32))
-
-    def train_step(state: RunState, hp: dict) -> RunState:
-        mask = state.data.train_mask
-
-        def objective(params):
-            return masked_mean(per_example(params, hp)[0], mask)
-
-        loss, grads = jax.value_and_grad(objective)(state.params)
-        updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        bad = ~jnp.isfinite(loss) | state.diverged  # freeze a diverged run at its last finite state
-        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(bad, b, a), new, old)  # noqa: E731
-        return state._replace(params=keep(params, state.params), opt_state=keep(opt_state, state.opt_state),
-                              step=state.step + 1, diverged=bad,
-                              diverged_step=jnp.where(bad & ~state.diverged, state.step, state.diverged_step))
-
-    def evaluate(state: RunState, hp: dict) -> dict:
-        loss, hit = per_example(state.params, hp)
-        train = state.data.train_mask
-        metrics = {"train_loss": masked_mean(loss, train), "train_acc": masked_mean(hit, train),
-                   "val_loss": masked_mean(loss, ~train), "val_acc": masked_mean(hit, ~train),
-                   **param_norms(state.params)}
-        return {k: jnp.where(state.diverged, jnp.nan, v) for k, v in metrics.items()}
-
-    def train_chunk(state: RunState, hp: dict, n_steps: int) -> tuple[RunState, dict]:
-        state, _ = jax.lax.scan(lambda s, _: (train_step(s, hp), None), state, None, length=n_steps)
-        return state, evaluate(state, hp)
-
-    return RunFns(init=init, train_chunk=train_chunk, evaluate=evaluate)
+    return Task(loss=lambda outputs, sums: mse(outputs, templates[sums]), correct=correct, inputs=inputs)
 
 
 def toy_grid(task: ToyAddition, alphas: Sequence[float], ms: Sequence[float], n_trains: Sequence[int], *,
              lr: float, seeds: int = 1, seed: int = 0) -> dict:
-    """Flat per-run arrays, ordered (n_train, m, alpha, seed), seeds fastest; seed s shares its split."""
+    """Flat per-run arrays, ordered (n_train, m, alpha, seed), seeds fastest; seed s shares its split.
+    Every engine hyperparameter is a column (weight decay 0: the reduced loss excludes it, Eq. 5, and
+    on the sphere it would only shrink steps), plus m and n_train."""
     rows = list(itertools.product(n_trains, ms, alphas, range(seeds)))
-    grid = {"n_train": np.asarray([r[0] for r in rows], np.int32),
-            "m": np.asarray([r[1] for r in rows], np.float32),
-            "alpha": np.asarray([r[2] for r in rows], np.float32),
-            "lr": np.full(len(rows), lr, np.float32),
-            "model_seed": np.asarray([seed + r[3] for r in rows], np.int32)}
+    grid = {k: np.full(len(rows), spec.default, np.float32) for k, spec in HPARAMS.items()}
+    grid.update({"lr": np.full(len(rows), lr, np.float32), "wd": np.zeros(len(rows), np.float32),
+                 "alpha": np.asarray([r[2] for r in rows], np.float32),
+                 "model_seed": np.asarray([seed + r[3] for r in rows], np.int32),
+                 "n_train": np.asarray([r[0] for r in rows], np.int32),
+                 "m": np.asarray([r[1] for r in rows], np.float32)})
     grid["data_seed"] = grid["model_seed"].copy()
     grid["frac"] = frac_for(grid["n_train"], task.size).astype(np.float32)
     return grid
+
+
+class ToySweep(NamedTuple):
+    """What the engine trains for a landscape: run_sweep(cfg, grid, dataset=, model=, task=)."""
+
+    cfg: StaticConfig  # constrain_norm on: it defines the landscape
+    grid: dict
+    dataset: Dataset
+    model: Model
+    task: Task
+
+
+def toy_sweep(cfg: StaticConfig, task: ToyAddition, alphas: Sequence[float], ms: Sequence[float],
+              n_trains: Sequence[int], *, lr: float, width: int = 200, seeds: int = 1, seed: int = 0) -> ToySweep:
+    """Every (n_train, m, alpha, seed) at constant decoder norm, as one engine sweep."""
+    n = task.size
+    if min(n_trains) < 1 or max(n_trains) >= n:
+        raise ValueError(f"training sizes must be in [1, {n - 1}] (the task has {n} pairs)")
+    model = decoder(width, task.templates.shape[1], task.r_random.shape[1], cfg.matmul_dtype)
+    return ToySweep(dataclasses.replace(cfg, constrain_norm=True),
+                    toy_grid(task, alphas, ms, n_trains, lr=lr, seeds=seeds, seed=seed),
+                    toy_dataset(task), model, toy_task(task))
 
 
 @dataclasses.dataclass
@@ -193,24 +170,26 @@ def init_norm(model: Model, seeds: Sequence[int]) -> float:
     return float(np.mean(norms))
 
 
+def landscape_of(sweep: ToySweep, result: SweepResult, alphas: Sequence[float], ms: Sequence[float],
+                 n_trains: Sequence[int], seeds: int = 1, seed: int = 0) -> RepresentationLandscape:
+    """The seed-averaged final metrics of a trained toy sweep, on its (n_train, m, alpha) grid."""
+    shape = (len(n_trains), len(ms), len(alphas), seeds)
+    metrics = {k: np.nanmean(last_finite(result.curves[k]).reshape(shape), axis=-1) for k in METRICS}
+    return RepresentationLandscape(alphas=np.asarray(alphas, float), ms=np.asarray(ms, float),
+                                   n_trains=np.asarray(n_trains), w0=init_norm(sweep.model, range(seed, seed + seeds)),
+                                   metrics=metrics, result=result)
+
+
 def representation_landscape(cfg: StaticConfig, task: ToyAddition, alphas: Sequence[float], ms: Sequence[float],
                              n_trains: Sequence[int], *, lr: float, width: int = 200, seeds: int = 1,
                              seed: int = 0, max_runs_per_batch: int = 64, progress: bool = True,
                              checkpoints=None) -> RepresentationLandscape:
     """Trains every (n_train, m, alpha, seed) at constant decoder norm; reduced metrics at the end."""
-    n = task.size
-    if min(n_trains) < 1 or max(n_trains) >= n:
-        raise ValueError(f"training sizes must be in [1, {n - 1}] (the task has {n} pairs)")
-    model = decoder(width, task.templates.shape[1], task.r_random.shape[1], cfg.matmul_dtype)
-    grid = toy_grid(task, alphas, ms, n_trains, lr=lr, seeds=seeds, seed=seed)
-    trainer = BatchTrainer(dataclasses.replace(cfg, constrain_norm=True), make_toy_fns(cfg, task, model))
-    result = train_grid(trainer, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False,
-                        progress=progress, checkpoints=checkpoints)
-    shape = (len(n_trains), len(ms), len(alphas), seeds)
-    metrics = {k: np.nanmean(last_finite(result.curves[k]).reshape(shape), axis=-1) for k in METRICS}
-    return RepresentationLandscape(alphas=np.asarray(alphas, float), ms=np.asarray(ms, float),
-                                   n_trains=np.asarray(n_trains), w0=init_norm(model, range(seed, seed + seeds)),
-                                   metrics=metrics, result=result)
+    sweep = toy_sweep(cfg, task, alphas, ms, n_trains, lr=lr, width=width, seeds=seeds, seed=seed)
+    result = run_sweep(sweep.cfg, sweep.grid, dataset=sweep.dataset, model=sweep.model, task=sweep.task,
+                       max_runs_per_batch=max_runs_per_batch, keep_params=False, progress=progress,
+                       checkpoints=checkpoints)
+    return landscape_of(sweep, result, alphas, ms, n_trains, seeds, seed)
 
 
 def reduced_trajectory(log_w: np.ndarray, ms: np.ndarray, train_loss: np.ndarray, start: tuple[float, float], *,

@@ -10,7 +10,6 @@ state). Every failure is a ConfigError with a one-line message.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any
 
@@ -20,8 +19,7 @@ import numpy as np
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import batch_dir, read_layout
 from grokjax.config import ConfigError, StaticConfig
-from grokjax.train.schedule import eval_steps
-from grokjax.workdir import PROGRESS_FILE
+from grokjax.train.run_dir import RunDir, unescape
 
 
 @dataclasses.dataclass
@@ -47,42 +45,12 @@ def _fail(message: str):
     raise ConfigError(message)
 
 
-def _static(fields: dict) -> StaticConfig:
-    """Tolerates settings added or removed since the sweep was run."""
-    known = {f.name for f in dataclasses.fields(StaticConfig)}
-    return StaticConfig(**{k: v for k, v in fields.items() if k in known})
-
-
-class SweepDir:
-    """A workdir opened for reading."""
+class SweepDir(RunDir):
+    """A workdir opened for reading: RunDir (configuration, result files) plus checkpoints and parameters."""
 
     def __init__(self, workdir: str):
-        if not os.path.exists(workdir):
-            _fail(f"{workdir} does not exist")
-        if not os.path.isdir(workdir):
-            _fail(f"{workdir} is not a directory")
-        path = os.path.join(workdir, "config.json")
-        if not os.path.exists(path):
-            _fail(f"{workdir} is not a grokjax workdir (no config.json)")
-        try:
-            with open(path) as f:
-                self.config = json.load(f)
-            self.grid = {k: np.asarray(v) for k, v in self.config["grid"].items()}
-            self.static = _static(self.config["static"])
-        except KeyError as err:
-            _fail(f"{path} is not a grokjax sweep configuration (it has no {err} entry)")
-        except (OSError, ValueError, TypeError, AttributeError) as err:
-            _fail(f"{path} is not a grokjax sweep configuration ({type(err).__name__}: {err})")
-        self.workdir = os.path.abspath(workdir)  # Orbax refuses relative checkpoint paths
-        self.n_runs = len(self.grid["model_seed"])
-        self.axes = list(self.config.get("axes", []))
-        self.steps = eval_steps(self.static.steps, self.static.eval_every, self.static.eval_schedule)
+        super().__init__(workdir)
         self.layout = read_layout(workdir)
-        self.progress = None
-        if os.path.exists(os.path.join(workdir, PROGRESS_FILE)):
-            with open(os.path.join(workdir, PROGRESS_FILE)) as f:
-                self.progress = json.load(f)
-        self._metrics = None
 
     # Where things are.
     def batches(self) -> list[list[int]]:
@@ -154,13 +122,6 @@ class SweepDir:
         _fail(f"step {step} is not saved for batch {batch}; saved steps: "
               f"{', '.join(map(str, sorted(set(ckpt) | set(snap)))) or 'none'}")
 
-    def metrics_file(self) -> dict[str, np.ndarray] | None:
-        path = os.path.join(self.workdir, "metrics.npz")
-        if self._metrics is None and os.path.exists(path):
-            with np.load(path) as data:
-                self._metrics = {k: data[k] for k in data.files}
-        return self._metrics
-
     def curves(self) -> dict[str, np.ndarray]:
         """(G, T) curves of every run: metrics.npz for finished runs, checkpoints for running batches.
 
@@ -170,13 +131,13 @@ class SweepDir:
         out: dict[str, np.ndarray] = {}
         done = 0
         self.at_point = np.full(self.n_runs, -1)
-        saved = self.metrics_file()
+        saved = self.metrics()
         if saved is not None:
-            names = [k for k in saved if k != "steps" and not k.startswith("hp__")]
-            done = len(saved[names[0]]) if names else 0
-            for k in names:
-                out[k.replace("__", "/")] = np.full((self.n_runs, len(self.steps)), np.nan, np.float32)
-                out[k.replace("__", "/")][:done] = saved[k]
+            saved_curves = saved[1]
+            done = len(next(iter(saved_curves.values()))) if saved_curves else 0
+            for name, values in saved_curves.items():
+                out[name] = np.full((self.n_runs, len(self.steps)), np.nan, np.float32)
+                out[name][:done] = values
         for b, runs in enumerate(self.batches()):
             todo = [r for r in runs if r >= done]
             steps = self.checkpoint_steps(b)
@@ -185,7 +146,7 @@ class SweepDir:
             item = self.restore(b, max(steps))
             self.at_point[todo] = int(item["t"])
             for k, v in item["curves"].items():
-                name = k.replace("__", "/")
+                name = unescape(k)
                 out.setdefault(name, np.full((self.n_runs, len(self.steps)), np.nan, np.float32))
                 out[name][todo] = np.asarray(v)[[runs.index(r) for r in todo]]
         self.finished = done
@@ -231,9 +192,40 @@ def load_sweep(workdir: str, step: int | None = None, params: bool = True) -> Sw
     return SweepData(sweep.config, sweep.static, sweep.grid, sweep.steps, sweep.curves(), stacked, params_step)
 
 
+def load_run_dir(workdir: str):
+    """(cfg, grid, metrics, summary rows, saved steps, params_at(step) -> (G, ...) params) of the runs
+    finished so far: the analysis scripts' view of a sweep.
+
+    The saved steps are the parameter snapshots (--snapshot_steps); a sweep trained without them
+    still has its final checkpoint, so the final parameters alone are read from there.
+    """
+    sweep = SweepDir(workdir)
+    saved, summary = sweep.metrics(), sweep.summary()
+    if saved is None or summary is None:
+        _fail(f"{workdir} has no finished batch yet (no metrics.npz and summary.csv)")
+    steps_T, curves, _, _ = saved
+    steps = sweep.snapshot_steps(0)
+    if not steps:
+        final = int(sweep.steps[-1])
+        if final not in sweep.checkpoint_steps(0):
+            _fail(f"{workdir} has no parameter snapshots and no final checkpoint; train with --snapshot_steps=...")
+        steps = [final]
+    n_done = len(summary)  # an unfinished sweep: the runs of the batches finished so far
+    grid = {k: np.asarray(v[:n_done], np.int32 if k in ("model_seed", "data_seed") else np.float32)
+            for k, v in sweep.grid.items()}
+    metrics = {"steps": steps_T, **{k: v[:n_done] for k, v in curves.items()}}
+    done_batches = [b for b, runs in enumerate(sweep.batches()) if max(runs) < n_done]
+
+    def params_at(step: int) -> dict:
+        parts = [sweep.batch_params(b, step)[1] for b in done_batches]
+        return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+    return sweep.static, grid, metrics, summary, steps, params_at
+
+
 def _put(whole: np.ndarray, runs: list[int], part: np.ndarray) -> np.ndarray:
     whole[runs] = part
     return whole
 
 
-__all__ = ["RunConfig", "SweepData", "SweepDir", "load_run", "load_sweep"]
+__all__ = ["RunConfig", "SweepData", "SweepDir", "load_run", "load_run_dir", "load_sweep"]

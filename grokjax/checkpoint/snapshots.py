@@ -17,9 +17,9 @@ import jax
 import numpy as np
 
 from grokjax.config import ConfigError
-from grokjax.workdir import atomic_write_bytes
+from grokjax.train.run_dir import SNAPSHOTS, atomic_write_bytes
 
-SNAPSHOT_DIR = "snapshots"
+SNAPSHOT_DIR = SNAPSHOTS
 DTYPES = ("float32", "float16")
 _FILE = re.compile(r"^step_(\d+)\.npz$")
 

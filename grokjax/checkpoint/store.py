@@ -30,10 +30,10 @@ import orbax.checkpoint as ocp
 
 from grokjax.checkpoint import snapshots
 from grokjax.config import ConfigError
-from grokjax.train import devices
-from grokjax.workdir import write_json
+from grokjax.train import devices, run_dir
+from grokjax.train.run_dir import escape
 
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = run_dir.CHECKPOINTS
 LAYOUT_FILE = "layout.json"
 
 
@@ -56,11 +56,6 @@ class Resumed(NamedTuple):
 
 def batch_dir(workdir: str, batch: int) -> str:
     return os.path.join(workdir, CHECKPOINT_DIR, f"batch_{batch:03d}")
-
-
-def escape(name: str) -> str:
-    """Metric names hold '/', which Orbax would take for a path; metrics.npz uses the same escape."""
-    return name.replace("/", "__")
 
 
 def _is_key(x) -> bool:
@@ -103,11 +98,7 @@ def fingerprint(cfg, grid: dict) -> str:
 
 
 def read_layout(workdir: str) -> dict | None:
-    path = os.path.join(workdir, CHECKPOINT_DIR, LAYOUT_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return run_dir.read_json(os.path.join(workdir, CHECKPOINT_DIR), LAYOUT_FILE)
 
 
 class SweepCheckpoints:
@@ -132,7 +123,7 @@ class SweepCheckpoints:
         # Every process checks the layout (each raises the same error); process 0 writes it.
         if saved is None and devices.is_main_process():
             os.makedirs(os.path.join(self.workdir, CHECKPOINT_DIR), exist_ok=True)
-            write_json(os.path.join(self.workdir, CHECKPOINT_DIR, LAYOUT_FILE), layout)
+            run_dir.write_json(os.path.join(self.workdir, CHECKPOINT_DIR, LAYOUT_FILE), layout)
 
     def batch(self, index: int, runs: np.ndarray) -> "BatchCheckpoints":
         return BatchCheckpoints(self.workdir, index, len(runs), self.options)

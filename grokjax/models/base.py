@@ -6,7 +6,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from grokjax.config import check_choice
+from grokjax.errors import check_allowed
 
 Params = dict
 State = dict  # non-trainable state, e.g. BatchNorm running statistics; {} if none
@@ -26,8 +26,8 @@ class Model(NamedTuple):
     apply: Callable[..., tuple[jax.Array, State]]
 
 
-# Operand precision of the models' matmuls (StaticConfig.matmul_dtype, whose allowed values
-# config.py lists); accumulation is float32 either way.
+# Operand precision of the models' matmuls: the allowed values of StaticConfig.matmul_dtype
+# (grokjax.config.choices reads them here); accumulation is float32 either way.
 MATMUL_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -44,7 +44,7 @@ def make_einsum(matmul_dtype: str = "float32") -> Callable[..., jax.Array]:
     dot runs in float32. That is the same arithmetic (a product of two bf16 numbers
     is exact in float32; only the summation order may differ), at no speed gain.
     """
-    check_choice("matmul_dtype", matmul_dtype)
+    check_allowed("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
     if matmul_dtype == "float32":
         return jnp.einsum
     dtype = MATMUL_DTYPES[matmul_dtype]

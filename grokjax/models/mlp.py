@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax.config import check_choice
+from grokjax.errors import check_allowed
 from grokjax.models.base import ACTIVATIONS, MATMUL_DTYPES, Model, dropout, make_einsum
 
 BATCHNORM_MOMENTUM = 0.1  # PyTorch's default, which the paper's code uses
@@ -31,6 +31,9 @@ def doshi_init_std(width: int) -> float:
     return (16.0 * width) ** (-1.0 / 3.0)
 
 
+INITS = ("doshi", "standard", "lazy")  # the allowed StaticConfig.init values (grokjax.config reads them)
+
+
 def init_stds(init: str, n_elements: int, width: int, depth: int) -> dict[str, float]:
     """The std of each weight matrix under `init` (doshi, standard or lazy), keyed like the params.
 
@@ -38,7 +41,7 @@ def init_stds(init: str, n_elements: int, width: int, depth: int) -> dict[str, f
     (N, 2p) matrix on the concatenated one-hots (eq. 1; the authors' code has
     nn.Linear(2p, N)), so its fan_in is 2 * n_elements; hidden layers and W have fan_in N.
     """
-    check_choice("init", init)
+    check_allowed("init", init, INITS)
     if init == "doshi":
         stds = dict.fromkeys(("U", "V", "W"), doshi_init_std(width))
     elif init == "standard":

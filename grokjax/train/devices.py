@@ -181,16 +181,3 @@ def default_budget_bytes() -> float:
         return float(pages) / max(1, jax.local_device_count())
     except (ValueError, OSError, AttributeError):
         return 4e9
-
-
-def max_runs_for_memory(cfg, grid: dict, budget_bytes: float, dataset=None) -> int:
-    """Runs per batch that fit `budget_bytes` per device, from the compiled memory of one run."""
-    from grokjax.data.datasets import operation_dataset
-    from grokjax.train.sweep import BatchTrainer, features_for, run_fns_for
-
-    cfg = features_for(cfg, grid)
-    dataset = dataset if dataset is not None else operation_dataset(cfg.op, cfg.p)
-    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset))
-    one = {k: np.asarray(v)[:1] for k, v in grid.items()}
-    per_run = trainer.bytes_per_run(one, min(cfg.eval_every, cfg.steps))
-    return runs_for_budget(per_run, budget_bytes, trainer.mesh)

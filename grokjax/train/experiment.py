@@ -1,9 +1,7 @@
-"""A sweep from configuration to finished run directory."""
+"""A sweep from configuration to finished run directory (grokjax.train.run_dir)."""
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import os
 import time
 
@@ -12,87 +10,82 @@ import numpy as np
 from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
 from grokjax.config import HPARAMS, StaticConfig
 from grokjax.plotting.phase_diagram import plot_curves, plot_heatmap, plot_phase_diagram
-from grokjax.train import devices
+from grokjax.train import devices, run_dir
+from grokjax.train.live import LiveMetrics
+from grokjax.train.schedule import eval_steps
 from grokjax.train.summary import summarize
 from grokjax.train.sweep import Grid, SweepResult, grid_size, run_sweep
-from grokjax.workdir import PROGRESS_FILE, atomic_write_bytes, prepare_workdir, write_json, write_results
 
 
 def experiment_config(cfg: StaticConfig, grid: Grid, axes: list[str], max_runs_per_batch: int,
-                      checkpoint: CheckpointOptions = CheckpointOptions()) -> dict:
+                      checkpoint: CheckpointOptions = CheckpointOptions(), extra: dict | None = None) -> dict:
     """config.json: everything the results depend on. A rerun resumes only if it is unchanged."""
-    return {"static": dataclasses.asdict(cfg), "axes": list(axes), "n_runs": grid_size(grid),
-            "grid": {k: v.tolist() for k, v in grid.items()}, "max_runs_per_batch": int(max_runs_per_batch),
-            "snapshot_steps": list(checkpoint.snapshot_steps), "snapshot_dtype": checkpoint.snapshot_dtype}
+    return run_dir.sweep_config(cfg, grid, axes, max_runs_per_batch, checkpoint.snapshot_steps,
+                                checkpoint.snapshot_dtype, extra)
 
 
 def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[str], *,
                         flags_text: str = "", max_runs_per_batch: int = 64, progress: bool = True,
-                        checkpoint: CheckpointOptions = CheckpointOptions(),
-                        overwrite: bool = False) -> SweepResult:
-    """Trains `grid` and writes config.json, flags.txt, summary.csv, metrics.npz and PNGs.
+                        checkpoint: CheckpointOptions = CheckpointOptions(), overwrite: bool = False,
+                        dataset=None, model=None, task=None, extra: dict | None = None,
+                        tensorboard: bool = False, plots: bool = True) -> SweepResult:
+    """Trains `grid` into the run directory `workdir`: config.json, flags.txt, the live metrics stream,
+    summary.csv, metrics.npz, progress.json and (if `plots`) PNGs.
 
     Resumes the sweep already in `workdir` if its config.json is the same; raises
     ConfigError (one line) if it differs, unless `overwrite`. After each batch the
     runs finished so far are written, so an interrupted sweep leaves readable results.
+    `dataset`, `model`, `task`: as run_sweep (the operation table and cfg.model by default);
+    describe them in `extra` (flat name -> value), so the resume check covers them.
     With several processes (launch/sweep.py on several hosts) every process trains its
     devices' share of each batch and checkpoints it; process 0 writes every other file.
     """
-    config = experiment_config(cfg, grid, axes, max_runs_per_batch, checkpoint)
+    config = experiment_config(cfg, grid, axes, max_runs_per_batch, checkpoint, extra)
     main = devices.is_main_process()
-
-    def prepare() -> bool:
-        resuming = prepare_workdir(workdir, config, overwrite=overwrite)
-        write_json(os.path.join(workdir, "config.json"), config)
-        if flags_text:
-            atomic_write_bytes(os.path.join(workdir, "flags.txt"), flags_text.encode())
-        return resuming
-
-    resumed = devices.on_main_process(prepare)  # the others wait until the workdir is ready
-    if resumed and main:
-        print(f"resuming the sweep in {workdir} from its checkpoints")
+    resuming = devices.on_main_process(lambda: run_dir.start(workdir, config, flags_text, overwrite))
+    finished = resuming and main and bool((run_dir.read_progress(workdir) or {}).get("complete"))
+    if resuming and main:  # the other processes waited for the workdir
+        print(f"{'reading back the finished' if finished else 'resuming the'} sweep in {workdir}"
+              + ("" if finished else " from its checkpoints"))
     n_runs = grid_size(grid)
 
     def write_partial(partial: SweepResult) -> None:
         done = len(partial.diverged)
         if done < n_runs:  # the final results are written below, with the plots
-            write_results(workdir, partial, summarize(partial))
-            write_progress(workdir, done, n_runs, complete=False)
+            run_dir.write_results(workdir, partial, summarize(partial))
+            run_dir.write_progress(workdir, done, n_runs, complete=False)
 
+    live = None
+    if main:
+        live = LiveMetrics(workdir, grid, eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule), tensorboard)
     start = time.time()
-    result = run_sweep(cfg, grid, max_runs_per_batch=max_runs_per_batch, keep_params=False,
-                       progress=progress and main, checkpoints=SweepCheckpoints(workdir, checkpoint),
-                       on_progress=write_partial if main else None)
-    if not main or (resumed and _complete(workdir)):  # a finished sweep is only read back
+    result = run_sweep(cfg, grid, dataset=dataset, model=model, task=task,
+                       max_runs_per_batch=max_runs_per_batch, keep_params=False, progress=progress and main,
+                       checkpoints=SweepCheckpoints(workdir, checkpoint),
+                       on_progress=write_partial if main and not finished else None, live=live)
+    if not main or finished:  # a finished sweep's files are already written: only read back
         return result
     summary = summarize(result)
-    write_results(workdir, result, summary)
-    write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too
-    write_plots(workdir, result, summary, axes)
-    write_progress(workdir, n_runs, n_runs, complete=True)
+    run_dir.write_results(workdir, result, summary)
+    run_dir.write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too
+    if plots:
+        write_plots(workdir, result, summary, axes)
+    run_dir.write_progress(workdir, n_runs, n_runs, complete=True)
     print(f"{n_runs} runs in {time.time() - start:.1f}s; results in {workdir}")
     return result
 
 
-def _complete(workdir: str) -> bool:
-    """Whether the sweep in `workdir` had written all its results and plots."""
-    try:
-        with open(os.path.join(workdir, PROGRESS_FILE)) as f:
-            return bool(json.load(f).get("complete"))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def write_progress(workdir: str, runs_done: int, n_runs: int, complete: bool) -> None:
-    write_json(os.path.join(workdir, PROGRESS_FILE), {"runs_done": runs_done, "n_runs": n_runs,
-                                                       "complete": complete})
-
-
-def _save_png(path: str, plot, *args) -> None:
-    """Renders into memory, then writes atomically: a kill never leaves half a PNG."""
-    buf = io.BytesIO()
-    plot(buf, *args)
-    atomic_write_bytes(path, buf.getvalue())
+def run_set_member(workdir: str, label: str, cfg: StaticConfig, grid: Grid, axes: list[str], *,
+                   keep_params: bool = False, **options) -> SweepResult:
+    """One sweep of a labelled set (run_dir.SweepSet) trained into workdir/sweeps/<label>/ by
+    run_grid_experiment (`options`): the same command resumes it, a finished one is only read back.
+    `keep_params`: with the final parameters, read back from each batch's last checkpoint."""
+    out = run_dir.SweepSet(workdir).path(label)
+    result = run_grid_experiment(cfg, grid, out, axes, **options)
+    if keep_params:
+        from grokjax.checkpoint.reader import load_sweep  # local: the reader imports this package
+        result = dataclasses.replace(result, params=load_sweep(out, params=True).params)
+    return result
 
 
 def plot_title(cfg: StaticConfig, grid: Grid, axes: list[str]) -> str:
@@ -110,13 +103,13 @@ def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str
     if axes:
         x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
         for metric in ("final_train_acc", "final_val_acc"):
-            _save_png(os.path.join(workdir, f"{metric}.png"), plot_heatmap, summary[metric], grid, x_axis, y_axis,
-                      f"{metric} (mean over seeds)\n{title}")
+            run_dir.save_plot(os.path.join(workdir, f"{metric}.png"), plot_heatmap, summary[metric], grid, x_axis,
+                              y_axis, f"{metric} (mean over seeds)\n{title}")
         if "phase" in summary:
-            _save_png(os.path.join(workdir, "phase_diagram.png"), plot_phase_diagram, summary["phase"], grid,
-                      x_axis, y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
+            run_dir.save_plot(os.path.join(workdir, "phase_diagram.png"), plot_phase_diagram, summary["phase"], grid,
+                              x_axis, y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
     labels = [", ".join(f"{a}={grid[a][i]:g}" for a in axes) or f"run {i}" for i in range(grid_size(grid))]
     order = np.linspace(0, grid_size(grid) - 1, min(12, grid_size(grid))).astype(int)
-    _save_png(os.path.join(workdir, "curves.png"), plot_curves, result.steps,
-              {k: result.curves[k][order] for k in ("train_acc", "val_acc")}, [labels[i] for i in order],
-              title, cfg.eval_schedule == "log")
+    run_dir.save_plot(os.path.join(workdir, "curves.png"), plot_curves, result.steps,
+                      {k: result.curves[k][order] for k in ("train_acc", "val_acc")}, [labels[i] for i in order],
+                      title, cfg.eval_schedule == "log")

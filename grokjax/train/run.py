@@ -34,6 +34,33 @@ class RunState(NamedTuple):
     diverged_step: jax.Array  # () int32, -1 if never
 
 
+class Task(NamedTuple):
+    """How a run's model is fed and scored: the hook for tasks that are more than a Dataset and a loss.
+
+    loss(outputs_B, targets_B) -> (B,) per-example loss; correct(outputs_B, targets_B) -> (B,) bool;
+    inputs(inputs_B, hp) -> the model's inputs, a per-run (traced) transformation of the dataset's
+    (None: the dataset's inputs as they are, at no cost). The Omnigrok representation toy model
+    (grokjax.analysis.representation) mixes its symbols' embeddings by each run's messiness here.
+    """
+
+    loss: Callable[[jax.Array, jax.Array], jax.Array]
+    correct: Callable[[jax.Array, jax.Array], jax.Array]
+    inputs: Callable[[jax.Array, dict], jax.Array] | None = None
+
+
+def default_task(cfg: StaticConfig, dataset: Dataset) -> Task:
+    """cfg.loss; correct = the arg max is the label, or (regression) the error is below the tolerance."""
+    loss_fn = LOSSES[cfg.loss]
+
+    def correct(outputs, targets):
+        if dataset.is_classification:
+            return jnp.argmax(outputs, -1) == targets
+        # Omnigrok's regression "accuracy": an example counts as correct when its
+        # mean squared error is below a threshold (beta = 0.01 in their Figure 2).
+        return loss_fn(outputs, targets) < cfg.regression_tolerance
+    return Task(loss=loss_fn, correct=correct)
+
+
 class RunFns(NamedTuple):
     init: Callable[[dict], RunState]
     train_chunk: Callable[[RunState, dict, int], tuple[RunState, dict]]
@@ -93,27 +120,25 @@ def training_rows(data: RunData, capacity: int) -> tuple[jax.Array, jax.Array]:
 
 
 def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None,
-                 max_frac: float | None = None) -> RunFns:
+                 max_frac: float | None = None, task: Task | None = None) -> RunFns:
     """Per-run functions for `dataset`; `model` defaults to the one cfg names for it.
 
     `max_frac`: the largest training fraction of any run these functions will train (a
     sweep passes its grid's). Full-batch steps then compute on that many row slots, each
     run's training rows gathered into them, instead of the whole table; None = the whole
     table with a mask (any frac). Only the speed differs. `train_chunk(..., rows=k)`
-    overrides the number of slots (row_capacity) for one batch of runs.
+    overrides the number of slots (row_capacity) for one batch of runs. `task`: how outputs are
+    scored and inputs fed (default_task: cfg.loss on the dataset as it is).
     """
     model = model or make_model(cfg, dataset.n_classes)
-    loss_fn = LOSSES[cfg.loss]
+    task = task or default_task(cfg, dataset)
+    loss_fn, correct = task.loss, task.correct
     inputs_all = jax.tree.map(jnp.asarray, dataset.inputs)
     answers = jnp.asarray(dataset.targets)
     default_rows = row_capacity(cfg, dataset, max_frac)
 
-    def correct(outputs, targets):
-        if dataset.is_classification:
-            return jnp.argmax(outputs, -1) == targets
-        # Omnigrok's regression "accuracy": an example counts as correct when its
-        # mean squared error is below a threshold (beta = 0.01 in their Figure 2).
-        return loss_fn(outputs, targets) < cfg.regression_tolerance
+    def model_inputs(inputs, hp):
+        return inputs if task.inputs is None else task.inputs(inputs, hp)
 
     def optimizer(hp, rng=None):
         # The noise key only seeds the optimizer state at init; updates carry their own.
@@ -160,8 +185,8 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
                 keys = jax.random.split(k_weight_noise, len(leaves))
                 params = jax.tree.unflatten(treedef, [
                     w + hp["weight_noise"] * jax.random.normal(k, w.shape, w.dtype) for w, k in zip(leaves, keys)])
-            logits, model_state = model.apply(params, state.model_state, inputs, train=True, rng=k_dropout,
-                                              dropout_rate=hp["dropout"], example_mask=mask)
+            logits, model_state = model.apply(params, state.model_state, model_inputs(inputs, hp), train=True,
+                                              rng=k_dropout, dropout_rate=hp["dropout"], example_mask=mask)
             return jnp.sum(weights * loss_fn(logits, labels)), model_state
 
         (loss, model_state), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
@@ -176,9 +201,8 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
             diverged_step=jnp.where(bad & ~state.diverged, state.step, state.diverged_step))
 
     def evaluate(state: RunState, hp: dict) -> dict:
-        del hp
         data = state.data
-        outputs, _ = model.apply(state.params, state.model_state, inputs_all, train=False)
+        outputs, _ = model.apply(state.params, state.model_state, model_inputs(inputs_all, hp), train=False)
         loss_labels, loss_true = loss_fn(outputs, data.labels), loss_fn(outputs, answers)
         hit_labels, hit_true = correct(outputs, data.labels), correct(outputs, answers)
         train, val, corrupted = data.train_mask, ~data.train_mask, data.corrupted

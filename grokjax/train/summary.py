@@ -30,6 +30,7 @@ def summarize(result) -> dict[str, np.ndarray]:
     grid, curves, steps = result.grid, result.curves, result.steps
     columns = {"run": np.arange(len(grid["model_seed"]))}
     columns.update({k: grid[k] for k in (*HPARAMS, *SEED_KEYS)})
+    columns.update({k: v for k, v in grid.items() if k not in columns})  # a task's own columns (e.g. m)
     for name in FINAL_METRICS:
         columns[f"final_{name}"] = last_finite(curves[name])
     columns["best_val_acc"] = np.nanmax(np.where(np.isnan(curves["val_acc"]), -np.inf, curves["val_acc"]), axis=1)

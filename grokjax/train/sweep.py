@@ -26,7 +26,7 @@ from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, valida
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
 from grokjax.train import devices, interrupt
-from grokjax.train.run import RunFns, RunState, make_run_fns, row_capacity
+from grokjax.train.run import RunFns, RunState, Task, make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
 
 Grid = dict  # name -> (G,) numpy array, one entry per run
@@ -66,10 +66,11 @@ def features_for(cfg: StaticConfig, grid: Grid) -> StaticConfig:
                                enable_weight_noise=bool(np.any(grid["weight_noise"] > 0)))
 
 
-def run_fns_for(cfg: StaticConfig, grid: Grid, dataset: Dataset, model: Model | None = None) -> RunFns:
+def run_fns_for(cfg: StaticConfig, grid: Grid, dataset: Dataset, model: Model | None = None,
+                task: Task | None = None) -> RunFns:
     """The per-run functions of a sweep of `grid`: full-batch steps hold the training rows of
     its largest frac unless a batch passes fewer (run_sweep does, per batch)."""
-    return make_run_fns(cfg, dataset, model, max_frac=float(np.max(grid["frac"])))
+    return make_run_fns(cfg, dataset, model, max_frac=float(np.max(grid["frac"])), task=task)
 
 
 @dataclasses.dataclass
@@ -183,6 +184,16 @@ class BatchTrainer:
         return devices.bytes_per_run(jax.jit(jax.vmap(fn)), state, hp)
 
 
+def max_runs_for_memory(cfg, grid: dict, budget_bytes: float, dataset=None) -> int:
+    """Runs per batch that fit `budget_bytes` per device, from the compiled memory of one run."""
+    cfg = features_for(cfg, grid)
+    dataset = dataset if dataset is not None else operation_dataset(cfg.op, cfg.p)
+    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset))
+    one = {k: np.asarray(v)[:1] for k, v in grid.items()}
+    per_run = trainer.bytes_per_run(one, min(cfg.eval_every, cfg.steps))
+    return devices.runs_for_budget(per_run, budget_bytes, trainer.mesh)
+
+
 def _pad(grid: Grid, idx: np.ndarray, size: int) -> dict:
     """The runs `idx` of the grid, padded to `size` by repeating the last run."""
     idx = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
@@ -205,10 +216,11 @@ def check_grid_fits(grid: Grid, dataset: Dataset) -> None:
 
 
 def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, model: Model | None = None,
-              max_runs_per_batch: int = 64, keep_params: bool = True, progress: bool = True,
-              on_batch_done: Callable | None = None, checkpoints: SweepCheckpoints | None = None,
+              task: Task | None = None, max_runs_per_batch: int = 64, keep_params: bool = True,
+              progress: bool = True, on_batch_done: Callable | None = None,
+              checkpoints: SweepCheckpoints | None = None,
               on_progress: Callable[[SweepResult], None] | None = None,
-              group_size: int | None = None) -> SweepResult:
+              group_size: int | None = None, live=None) -> SweepResult:
     """Trains every run of `grid` and returns their curves (and final parameters).
 
     With `checkpoints`, each batch resumes from its latest checkpoint (a finished
@@ -216,18 +228,20 @@ def run_sweep(cfg: StaticConfig, grid: Grid, *, dataset: Dataset | None = None, 
     `on_progress` gets the result of the runs finished so far after each batch.
 
     `dataset` defaults to the operation table cfg.op mod cfg.p, `model` to the
-    one cfg.model names; pass others to train any Dataset with any Model.
+    one cfg.model names; pass others to train any Dataset with any Model, and a `task`
+    (grokjax.train.run.Task) to score its outputs another way.
     `group_size`: see BatchTrainer (None: the platform's default).
+    `live`: a grokjax.train.live.LiveMetrics that every evaluation chunk is appended to.
     """
     if dataset is None:
         validate_static(cfg)
         dataset = operation_dataset(cfg.op, cfg.p)
     check_grid_fits(grid, dataset)
     cfg = features_for(cfg, grid)
-    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset, model), group_size=group_size)
+    trainer = BatchTrainer(cfg, run_fns_for(cfg, grid, dataset, model, task), group_size=group_size)
     return train_grid(trainer, grid, max_runs_per_batch=max_runs_per_batch, keep_params=keep_params,
                       progress=progress, on_batch_done=on_batch_done, checkpoints=checkpoints,
-                      on_progress=on_progress,
+                      on_progress=on_progress, live=live,
                       batch_rows=lambda idx: row_capacity(cfg, dataset, float(np.max(grid["frac"][idx]))))
 
 
@@ -235,12 +249,10 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
                progress: bool = True, on_batch_done: Callable | None = None,
                checkpoints: SweepCheckpoints | None = None,
                on_progress: Callable[[SweepResult], None] | None = None,
-               batch_rows: Callable[[np.ndarray], int] | None = None) -> SweepResult:
+               batch_rows: Callable[[np.ndarray], int] | None = None, live=None) -> SweepResult:
     """The host loop of run_sweep for any per-run functions (`trainer.fns`) and any grid of arrays.
 
-    Used directly by trainers whose runs are not the engine's (e.g. the Omnigrok
-    representation toy model, grokjax.analysis.representation); options as run_sweep.
-    `batch_rows(run indices)`: the full-batch row slots of a batch (engine runs only).
+    Options as run_sweep. `batch_rows(run indices)`: the full-batch row slots of a batch.
     """
     cfg = trainer.cfg
     steps = eval_steps(cfg.steps, cfg.eval_every, cfg.eval_schedule)
@@ -258,12 +270,15 @@ def train_grid(trainer: BatchTrainer, grid: Grid, *, max_runs_per_batch: int = 6
         for b, idx in enumerate(batches):
             hp = trainer.place(_pad(grid, idx, trainer.batch_size_for(len(idx), batch_size)))
             store = checkpoints.batch(b, idx) if checkpoints is not None else None
+            stream = live.batch(b, idx) if live is not None else None
             rows = batch_rows(idx) if batch_rows is not None else None  # this batch's largest frac
             try:
-                batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows, stop_request)
+                batch_curves, state = train_batch(trainer, hp, steps, bar, store, rows, stop_request, stream)
             finally:
                 if store is not None:
                     store.close()  # waits for the background write, also on Ctrl-C
+                if stream is not None:
+                    stream.close()
             keep = len(idx)
             for name, values in batch_curves.items():
                 curves.setdefault(name, []).append(values[:keep])
@@ -301,10 +316,11 @@ def _restore(trainer: BatchTrainer, hp: dict, n_points: int, store: BatchCheckpo
 
 def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
                 store: BatchCheckpoints | None = None, rows: int | None = None,
-                stop_request: interrupt.StopRequest | None = None) -> tuple[dict, RunState]:
+                stop_request: interrupt.StopRequest | None = None, stream=None) -> tuple[dict, RunState]:
     """One batch of runs through the whole evaluation schedule, from `store`'s latest checkpoint if any.
     `rows`: full-batch row slots, at least the batch's largest n_train (None: the trainer's default).
-    Once `stop_request` is set (Ctrl-C, SIGTERM), checkpoints the chunk just finished and raises KeyboardInterrupt."""
+    Once `stop_request` is set (Ctrl-C, SIGTERM), checkpoints the chunk just finished and raises KeyboardInterrupt.
+    `stream` (grokjax.train.live.BatchStream) gets the points restored and each new one."""
     cfg = trainer.cfg
     resumed = _restore(trainer, hp, len(steps), store)
     if resumed is None:
@@ -319,6 +335,8 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
             store.after_eval(0, 0, state, curves, done=False)
     else:
         state, curves, t0, finished = resumed
+    if stream is not None:
+        stream.begin(curves, t0)  # the stream now holds exactly the points restored (or the first)
     if bar is not None:
         bar.update(int(cfg.steps if finished else steps[t0]))
     if finished:
@@ -332,6 +350,8 @@ def train_batch(trainer: BatchTrainer, hp: dict, steps: np.ndarray, bar=None,
         metrics = jax.device_get(metrics)
         for k, v in metrics.items():
             curves[k][:, t] = v
+        if stream is not None:
+            stream.record(t, metrics)
         if bar is not None:
             bar.update(n_steps)
             bar.set_postfix(val_acc=f"{np.nanmean(metrics['val_acc']):.3f}", refresh=False)

@@ -1,0 +1,12 @@
+"""The one exception for bad input (grokjax.config re-exports it); no grokjax imports, so any module can raise it."""
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A bad setting; its message is one line naming the flag and what is allowed."""
+
+
+def check_allowed(flag: str, value, allowed) -> None:
+    """Raises ConfigError (one line) unless `value` is one of `allowed` (names of --flag)."""
+    if value not in allowed:
+        raise ConfigError(f"--{flag}={value} is not allowed; choose one of: {', '.join(allowed)}")

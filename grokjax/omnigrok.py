@@ -1,0 +1,250 @@
+"""The Omnigrok experiment scripts' shared parts (experiments/omnigrok_*.py): flags, the sweeps,
+their files and figures.
+
+Each script supplies a dataset, a model and a label; this module runs
+  landscape:   reduced losses over (alpha x frac) at constant weight norm (Eq. 1, 3),
+  dynamics:    ordinary training for alphas x weight decays (accuracy curves), plus a
+               weight-decay scan at one alpha (steps to `threshold` vs wd, log-log slope),
+  size_scan:   steps to `threshold` test accuracy against training-set size (Fig. 3e),
+  constrained: ordinary training at constant weight norm (Fig. 9b),
+each a run directory of the labelled set --workdir/sweeps/<part>/ (grokjax.train.run_dir.SweepSet:
+checkpointed, resumable, with the live metrics stream), plus the part's PNGs and numbers there,
+copying the PNGs to --figure_dir when given.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+
+import numpy as np
+from absl import flags
+
+from grokjax import cli
+from grokjax.analysis.landscape import concat_grids, landscape_of, landscape_sweep, loglog_slope, steps_to
+from grokjax.config import ConfigError
+from grokjax.plotting import omnigrok as plots
+from grokjax.train import run_dir
+from grokjax.train.experiment import run_set_member
+from grokjax.train.sweep import make_grid
+
+PARTS = ("landscape", "dynamics", "size_scan", "constrained")
+
+
+def define_data_flags(name: str, sources: tuple[str, ...], default_source: str, stand_in: str, holds: str,
+                      n_test: int, n_test_help: str) -> None:
+    """The data flags every real-data Omnigrok script has: where the data comes from and how much."""
+    from grokjax.data.mnist import DEFAULT_CACHE  # the shared cache root of all loaders
+
+    flags.DEFINE_string("source", default_source,
+                        f"data: {' | '.join(sources)} ({default_source} = {stand_in})")
+    flags.DEFINE_string("data_dir", DEFAULT_CACHE, f"cache directory holding {holds}")
+    flags.DEFINE_bool("download", False, f"download {name} into --data_dir (checks MD5 sums)")
+    flags.DEFINE_integer("n_pool", 1000, "training pool size (frac is a fraction of it)")
+    flags.DEFINE_integer("n_test", n_test, n_test_help)
+
+
+# (define, name, default, help) of this module's flags; flags.txt lists them too.
+_FLAGS = (
+    (flags.DEFINE_list, "parts", ["landscape", "dynamics"], f"which sweeps to run: {', '.join(PARTS)}"),
+    (flags.DEFINE_string, "landscape_alphas", "log:0.25:8:11", "alpha values of the reduced landscape"),
+    (flags.DEFINE_string, "landscape_fracs", "1", "training fractions (of the training pool) of the landscape"),
+    (flags.DEFINE_integer, "landscape_steps", 0, "steps per landscape run (0 = --steps)"),
+    (flags.DEFINE_float, "landscape_lr", 0.0, "learning rate of the landscape runs (0 = --lr)"),
+    (flags.DEFINE_string, "dyn_alphas", "0.5,2", "alphas of the accuracy-curve panels"),
+    (flags.DEFINE_string, "dyn_wds", "0,0.03,1", "weight decays of the accuracy-curve panels"),
+    (flags.DEFINE_float, "scan_alpha", 2.0, "alpha of the weight-decay scan"),
+    (flags.DEFINE_string, "scan_wds", "", "weight decays of the scan (empty = no scan)"),
+    (flags.DEFINE_string, "scan_fracs", "", "training fractions of the size scan (at --alpha, --wd)"),
+    (flags.DEFINE_string, "constrained_alphas", "0.8", "alphas trained at constant weight norm (Fig. 9b)"),
+    (flags.DEFINE_float, "threshold", 0.95, "accuracy that counts as fitted / generalized"),
+    (flags.DEFINE_float, "pool_size", 0, "training pool size, to label fracs as example counts (0 = fracs)"),
+    (flags.DEFINE_string, "figure_dir", "", "also copy the PNGs here (e.g. docs/figures/omnigrok)"),
+    (flags.DEFINE_string, "figure_prefix", "", "file-name prefix of the copied PNGs"),
+)
+
+
+def define_flags() -> None:
+    cli.define_flags()
+    if "parts" in flags.FLAGS:
+        return
+    for define, name, default, text in _FLAGS:
+        define(name, default, text)
+
+
+def matmul_dtype() -> str:
+    """--matmul_dtype, checked (one line and exit if not allowed): the scripts build their models with it."""
+    from grokjax.models.base import make_einsum
+    try:
+        make_einsum(flags.FLAGS.matmul_dtype)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    return flags.FLAGS.matmul_dtype
+
+
+def _values(name: str) -> np.ndarray:
+    return cli.parse_values(name, getattr(flags.FLAGS, name))
+
+
+def _publish(path: str) -> None:
+    F = flags.FLAGS
+    if F.figure_dir:
+        os.makedirs(F.figure_dir, exist_ok=True)
+        part = os.path.basename(os.path.dirname(path))
+        shutil.copy(path, os.path.join(F.figure_dir, f"{F.figure_prefix}{part}_{os.path.basename(path)}"))
+
+
+def _train(part: str, cfg, grid, axes, dataset, model, label: str):
+    """One part's sweep, trained into --workdir/sweeps/<part>/ (resumes; a finished one is read back)."""
+    F = flags.FLAGS
+    result = run_set_member(F.workdir, part, cfg, grid, axes, dataset=dataset, model=model, plots=False,
+                            extra={"dataset": dataset.name, "dataset_size": dataset.size, "label": label},
+                            flags_text=cli.flags_text(_script_flags()), max_runs_per_batch=F.max_runs_per_batch,
+                            progress=F.progress, checkpoint=cli.checkpoint_options(cfg), overwrite=F.overwrite,
+                            tensorboard=F.tensorboard)
+    return result, run_dir.SweepSet(F.workdir).path(part)
+
+
+def _script_flags() -> tuple[str, ...]:
+    """This module's flags and the script's own (data) flags, for flags.txt."""
+    own = [n for n in ("source", "data_dir", "download", "n_pool", "n_test", "vocab_size", "seq_len", "embed",
+                       "teacher_seed") if n in flags.FLAGS]
+    return (*(name for _, name, _, _ in _FLAGS), *own)
+
+
+def run_landscape(cfg, base, dataset, model, label: str) -> dict:
+    F = flags.FLAGS
+    lcfg = dataclasses.replace(cfg, steps=F.landscape_steps or cfg.steps)
+    lbase = {**base, "lr": F.landscape_lr or base["lr"]}
+    lcfg, grid = landscape_sweep(lcfg, lbase, _values("landscape_alphas"), _values("landscape_fracs"),
+                                 seeds=F.seeds, seed=F.seed)
+    result, workdir = _train("landscape", lcfg, grid, ["alpha", "frac"], dataset, model, label)
+    land = landscape_of(result)
+    run_dir.write_npz(os.path.join(workdir, "landscape.npz"), alphas=land.alphas, fracs=land.fracs,
+                      **{f"reduced__{k}": v for k, v in land.metrics.items()})
+    sizes = land.fracs * F.pool_size if F.pool_size else land.fracs
+    size_name = "N" if F.pool_size else "frac"
+    title = f"{label}: reduced landscape, constant norm, {lcfg.steps} steps, lr {lbase['lr']:g}"
+    rows = {f"{size_name}={s:g}": (land.metrics["train_loss"][i], land.metrics["val_loss"][i])
+            for i, s in enumerate(sizes)}
+    run_dir.save_plot(os.path.join(workdir, "lu_loss.png"), plots.plot_lu, land.alphas, rows, title)
+    rows = {f"{size_name}={s:g}": (land.error("train")[i], land.error("val")[i]) for i, s in enumerate(sizes)}
+    run_dir.save_plot(os.path.join(workdir, "lu_error.png"), plots.plot_lu, land.alphas, rows, title,
+                      ylabel="reduced error", log_y=False)
+    outputs = ["lu_loss.png", "lu_error.png"]
+    if len(land.fracs) > 1:
+        run_dir.save_plot(os.path.join(workdir, "landscape_error.png"), plots.plot_landscape_heatmaps,
+                          land.alphas, sizes,
+                          {"reduced train error": land.error("train"),
+                           "reduced test error": land.error("val")}, title,
+                          size_label="training examples" if F.pool_size else "train fraction")
+        outputs.append("landscape_error.png")
+    for name in outputs:
+        _publish(os.path.join(workdir, name))
+    return {"alphas": land.alphas, "fracs": land.fracs, **land.metrics}
+
+
+def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
+    F = flags.FLAGS
+    grids = [make_grid(base, [("alpha", _values("dyn_alphas")), ("wd", _values("dyn_wds"))], seed=F.seed)]
+    scan_wds = _values("scan_wds") if F.scan_wds else np.zeros(0)
+    if scan_wds.size:
+        grids.append(make_grid(base, [("alpha", [F.scan_alpha]), ("wd", scan_wds)], seeds=F.seeds, seed=F.seed))
+    grid = concat_grids(*grids)
+    result, workdir = _train("dynamics", cfg, grid, ["alpha", "wd"], dataset, model, label)
+    n_dyn = len(grids[0]["alpha"])
+    panels = {f"alpha={grid['alpha'][i]:g}, wd={grid['wd'][i]:g}":
+              {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
+               "weight_norm": result.curves["weight_norm"][i]} for i in range(n_dyn)}
+    title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps (dashed: weight norm)"
+    run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels, title,
+                      ncols=len(_values("dyn_wds")), extra="weight_norm")
+    _publish(os.path.join(workdir, "curves.png"))
+    out = {"steps": result.steps, "grid": grid, "curves": result.curves}
+    if scan_wds.size:
+        scan = slice(n_dyn, None)
+        times = steps_to({k: v[scan] for k, v in result.curves.items()}, result.steps, F.threshold)
+        wd = grid["wd"][scan]
+        fit = loglog_slope(wd, times["test"])
+        pct = f"{100 * F.threshold:g}%"
+        run_dir.save_plot(os.path.join(workdir, "time_vs_wd.png"), plots.plot_time_vs, wd,
+                          {f"train {pct}": times["train"], f"test {pct}": times["test"]},
+                          f"{label}: alpha={F.scan_alpha:g}; steps to {pct} accuracy", "weight decay",
+                          fits={f"test {pct}": fit})
+        _publish(os.path.join(workdir, "time_vs_wd.png"))
+        run_dir.write_json(os.path.join(workdir, "time_vs_wd.json"),
+                           {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
+                            "steps_test": times["test"].tolist(), "loglog_slope_test": fit[0]})
+        out.update(scan_wd=wd, scan_times=times, slope=fit[0])
+        print(f"steps to {pct} test accuracy vs wd: log-log slope {fit[0]:.3f} (LU mechanism: -1)")
+    return out
+
+
+def run_size_scan(cfg, base, dataset, model, label: str) -> dict:
+    F = flags.FLAGS
+    grid = make_grid(base, [("frac", _values("scan_fracs"))], seeds=F.seeds, seed=F.seed)
+    result, workdir = _train("size_scan", cfg, grid, ["frac"], dataset, model, label)
+    times = steps_to(result.curves, result.steps, F.threshold)
+    sizes = grid["frac"] * F.pool_size if F.pool_size else grid["frac"]
+    pct = f"{100 * F.threshold:g}%"
+    run_dir.save_plot(os.path.join(workdir, "time_vs_size.png"), plots.plot_time_vs, sizes,
+                      {f"train {pct}": times["train"], f"test {pct}": times["test"]},
+                      f"{label}: alpha={base['alpha']:g}, wd={base['wd']:g}; steps to {pct} accuracy",
+                      "training examples" if F.pool_size else "train fraction", log_x=False)
+    _publish(os.path.join(workdir, "time_vs_size.png"))
+    run_dir.write_json(os.path.join(workdir, "time_vs_size.json"),
+                       {"size": sizes.tolist(), "steps_train": times["train"].tolist(),
+                        "steps_test": times["test"].tolist(),
+                        "final_val_acc": result.curves["val_acc"][:, -1].tolist()})
+    return {"sizes": sizes, "times": times}
+
+
+def run_constrained(cfg, base, dataset, model, label: str) -> dict:
+    """Ordinary training except that the weight norm is held at its initial value (Fig. 9b)."""
+    F = flags.FLAGS
+    ccfg = dataclasses.replace(cfg, constrain_norm=True)
+    grid = make_grid({**base, "wd": 0.0}, [("alpha", _values("constrained_alphas"))], seeds=F.seeds, seed=F.seed)
+    result, workdir = _train("constrained", ccfg, grid, ["alpha"], dataset, model, label)
+    panels = {f"alpha={grid['alpha'][i]:g}, constant norm, seed {grid['model_seed'][i]}":
+              {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
+               "weight_norm": result.curves["weight_norm"][i]} for i in range(len(grid["alpha"]))}
+    run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels,
+                      f"{label}: constrained weight norm, lr {base['lr']:g}", ncols=min(3, len(panels)),
+                      extra="weight_norm")
+    _publish(os.path.join(workdir, "curves.png"))
+    times = steps_to(result.curves, result.steps, F.threshold)
+    run_dir.write_json(os.path.join(workdir, "steps_to_threshold.json"),
+                       {"alpha": grid["alpha"].tolist(), "steps_train": times["train"].tolist(),
+                        "steps_test": times["test"].tolist()})
+    return {"times": times}
+
+
+def run_parts(cfg, dataset, model, label: str) -> None:
+    """Runs the --parts the user asked for; ConfigError -> one-line error."""
+    F = flags.FLAGS
+    try:
+        unknown = [p for p in F.parts if p not in PARTS]
+        if unknown:
+            raise ConfigError(f"--parts={','.join(F.parts)}: unknown {unknown[0]}; allowed: {', '.join(PARTS)}")
+        if "size_scan" in F.parts and not F.scan_fracs:
+            raise ConfigError("--parts=size_scan needs --scan_fracs")
+        base = cli.base_hparams()
+        for name in ("landscape_alphas", "landscape_fracs", "dyn_alphas", "dyn_wds"):
+            _values(name)
+        cli.checkpoint_options(cfg)  # checked before anything is written
+        # The set's config.json: what every part shares (the static settings and the data); each part's
+        # own sweep is checked (resume or refuse) in its run directory.
+        run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name, "label": label}),
+                      cli.flags_text(_script_flags()), F.overwrite)
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    runners = {"landscape": run_landscape, "dynamics": run_dynamics, "size_scan": run_size_scan,
+               "constrained": run_constrained}
+    for part in F.parts:
+        start = time.time()
+        try:
+            runners[part](cfg, base, dataset, model, label)
+        except ConfigError as err:  # e.g. a part saved with other settings: refused, one line
+            cli.exit_on_config_error(err)
+        print(f"{part}: {time.time() - start:.0f}s; results in {run_dir.SweepSet(F.workdir).path(part)}")
