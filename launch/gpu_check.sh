@@ -20,9 +20,10 @@ mkdir -p "$out" "$runs_dir"
 out=$(cd "$out" && pwd)
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 
-if [[ -n "${GPU_CHECK_TINY:-}" ]]; then  # seconds on a CPU: a small model and a few steps
-  step_args=(--configs=small_transformer --runs=2 --min_seconds=0)
-  figure_args=(--steps=40 --eval_every=10 --x_values=0.5,0.9 --seeds=1 --ops=add,sub --max_runs_per_batch=2)
+if [[ -n "${GPU_CHECK_TINY:-}" ]]; then  # a CPU smoke test: the smallest models, a few steps
+  step_args=(--configs=small_mlp --runs=2 --min_seconds=0)
+  figure_args=(--p=11 --width=16 --heads=2 --depth=1 --batch_size=32 --steps=40 --eval_every=10
+               --x_values=0.5 --seeds=1 --ops=add,sub)
   figure_s=${FIGURE_S:-300}
 else
   step_args=(--configs=power_transformer --runs=16,64 --min_seconds=2)

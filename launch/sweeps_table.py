@@ -36,7 +36,8 @@ def sweep_rows(label: str, path: str) -> list[dict]:
         runs = (data.grid["frac"] == frac) & started
         if not runs.any():
             continue
-        rows.append({"sweep": label, "frac": float(frac), "best_val_acc_mean": float(np.mean(best[runs])),
+        rows.append({"sweep": label, "frac": round(float(frac), 6),  # fracs are stored as float32
+                     "best_val_acc_mean": float(np.mean(best[runs])),
                      "best_val_acc_min": float(np.min(best[runs])), "best_val_acc_max": float(np.max(best[runs])),
                      "seeds": int(runs.sum()), "steps_reached": int(np.min(last_step[runs])),
                      "budget": int(data.static.steps)})
