@@ -32,6 +32,7 @@ from absl import flags
 
 from grokjax import cli
 from grokjax.analysis import embeddings as emb
+from grokjax.analysis.sharpness import METHODS as SHARPNESS_METHODS
 from grokjax.analysis.sharpness import sweep_sharpness
 from grokjax.config import ConfigError, StaticConfig, validate_static
 from grokjax.data.datasets import operation_dataset
@@ -69,12 +70,15 @@ flags.DEFINE_bool("group_variants", True, "figure=optimizers: variants that diff
 flags.DEFINE_list("embedding_ops", ["s5_mul", "add"], "operations whose output rows figure=embeddings shows")
 flags.DEFINE_float("tsne_perplexity", 30.0, "t-SNE perplexity (capped at (n - 1) / 3)")
 flags.DEFINE_float("sharpness_epsilon", 1e-3, "Keskar et al. box size epsilon, figure=sharpness")
-flags.DEFINE_integer("sharpness_steps", 20, "projected ascent steps maximizing the loss in the box")
+flags.DEFINE_integer("sharpness_steps", 20, "projected ascent steps (or L-BFGS-B iterations) maximizing the "
+                     "loss in the box")
+flags.DEFINE_enum("sharpness_method", "sign_ascent", SHARPNESS_METHODS, "how phi's inner maximization is solved: "
+                  "sign_ascent (projected sign-gradient ascent, vmapped) or lbfgsb (Keskar et al.'s L-BFGS-B)")
 flags.DEFINE_bool("vary_data_seed", False, "figure=sharpness: also vary the split with the seed "
                   "(Power et al. A.5 vary the initialization only)")
 FLAGS = flags.FLAGS
 SCRIPT_FLAGS = ("figure", "ops", "variants", "group_variants", "embedding_ops", "tsne_perplexity",
-                "sharpness_epsilon", "sharpness_steps", "vary_data_seed")
+                "sharpness_epsilon", "sharpness_steps", "sharpness_method", "vary_data_seed")
 
 
 class Sweep(NamedTuple):
@@ -192,6 +196,21 @@ def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
+    """Spearman correlation of x and y with z partialled out: the Pearson correlation of the
+    residuals of rank(x) and rank(y) after a linear fit on rank(z)."""
+    from scipy.stats import rankdata
+
+    rx, ry, rz = (rankdata(v) for v in (x, y, z))
+
+    def residual(r):
+        slope, intercept = np.polyfit(rz, r, 1)
+        return r - (slope * rz + intercept)
+    ex, ey = residual(rx), residual(ry)
+    denominator = np.sqrt(np.sum(ex ** 2) * np.sum(ey ** 2))
+    return float(np.sum(ex * ey) / denominator) if denominator > 0 else float("nan")
+
+
 def run_data_of(result: SweepResult, dataset):
     """Each run's split and labels, regenerated from its data seed exactly as training made them."""
     init = jax.jit(jax.vmap(make_run_fns(result.cfg, dataset).init))
@@ -279,7 +298,8 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
         r = results[0]
         dataset = operation_dataset(cfg.op, cfg.p)
         phi = sweep_sharpness(r.cfg, dataset, r.params, run_data_of(r, dataset),
-                              epsilon=FLAGS.sharpness_epsilon, steps=FLAGS.sharpness_steps)
+                              epsilon=FLAGS.sharpness_epsilon, steps=FLAGS.sharpness_steps,
+                              method=FLAGS.sharpness_method)
         summary["phi"] = phi
         val = summary["final_val_acc"].to_numpy()
         rho, pvalue = spearman(phi, val)
@@ -287,9 +307,16 @@ def make_figure(figure: str, sweeps: list[Sweep], results: list[SweepResult], wo
         # Also against how late each run generalized (never = last): flat minima grok early?
         late = np.nan_to_num(summary["step_val_acc_99"].to_numpy(), nan=np.inf)
         rho_steps, p_steps = spearman(phi, late)
+        # phi is normalized by 1 + L and runs that generalized fit their training set further: how much
+        # of rho is the training loss? Its Spearman with phi, and rho with the loss partialled out.
+        loss = summary["final_train_loss"].to_numpy()
+        rho_loss, p_loss = spearman(phi, loss)
         report.update(spearman_rho=rho, p_value=pvalue, n=len(phi), epsilon=FLAGS.sharpness_epsilon,
+                      method=FLAGS.sharpness_method, steps=FLAGS.sharpness_steps,
                       grokked=int(np.sum(val >= 0.9)), spearman_rho_phi_vs_step_val_acc_99=rho_steps,
-                      p_value_phi_vs_step_val_acc_99=p_steps)
+                      p_value_phi_vs_step_val_acc_99=p_steps, spearman_rho_phi_vs_train_loss=rho_loss,
+                      p_value_phi_vs_train_loss=p_loss, partial_spearman_rho_given_train_loss=partial_spearman(
+                          phi, val, loss))
     run_dir.write_csv(os.path.join(workdir, run_dir.SUMMARY), {c: summary[c].to_numpy() for c in summary.columns})
     curves = {k: np.concatenate([r.curves[k] for r in results])
               for k in results[0].curves if all(k in r.curves for r in results)}

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokjax.analysis.sharpness import box_radius, phi_sharpness, sweep_sharpness
+from grokjax.analysis.sharpness import box_radius, phi_sharpness, phi_sharpness_lbfgsb, sweep_sharpness
 from grokjax.config import StaticConfig
 from grokjax.data.datasets import operation_dataset
 from grokjax.train.run import make_run_fns
@@ -27,6 +27,16 @@ def test_phi_of_a_convex_quadratic_is_its_value_at_the_far_corner(eps):
     f0, fmax = quadratic(X0), quadratic(corner)
     expected = 100 * (fmax - f0) / (1 + f0)
     assert phi_sharpness(quadratic, X0, epsilon=eps, steps=8) == pytest.approx(float(expected), rel=1e-4)
+
+
+@pytest.mark.parametrize("eps", [1e-3, 5e-2])
+def test_lbfgsb_phi_of_a_convex_quadratic_is_its_value_at_the_far_corner(eps):
+    """Keskar et al.'s maximizer finds the same corner (float32 loss: rel 1e-4)."""
+    r = box_radius(X0, eps)
+    corner = jax.tree.map(lambda x, ri: x + jnp.sign(x) * ri, X0, r)
+    f0, fmax = quadratic(X0), quadratic(corner)
+    expected = 100 * (fmax - f0) / (1 + f0)
+    assert phi_sharpness_lbfgsb(quadratic, X0, epsilon=eps) == pytest.approx(float(expected), rel=1e-4)
 
 
 def test_phi_of_a_linear_function_and_of_a_flat_one():
@@ -60,3 +70,6 @@ def test_sweep_sharpness_of_trained_runs_matches_each_run_alone():
     alone = sweep_sharpness(result.cfg, dataset, result.params, data, steps=4, max_runs_per_batch=1)
     assert together.shape == (2,) and np.all(together > 0)
     np.testing.assert_allclose(together, alone, rtol=1e-4)
+    # L-BFGS-B, one run at a time, reaches a loss in the same box: positive, same order of magnitude.
+    lbfgsb = sweep_sharpness(result.cfg, dataset, result.params, data, steps=4, method="lbfgsb")
+    assert lbfgsb.shape == (2,) and np.all(lbfgsb > 0) and np.all(lbfgsb < 10 * together)
