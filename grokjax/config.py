@@ -95,6 +95,8 @@ class StaticConfig:
     regression_tolerance: float = _setting(0.01, "regression: an example is correct if its MSE is below this")
     constrain_norm: bool = _setting(False, "after every step rescale all parameters back to their global L2 norm "
                                            "at init (Omnigrok Sec. 2)")
+    measures: str = _setting("", "measures evaluated at every evaluation besides the default metrics, comma-separated: "
+                                 "ipr, softmax_collapse, effective_rank (grokjax.train.measures.MEASURES)")
     # Accumulation, parameters, optimizer state, softmax and losses stay float32 (docs/performance.md).
     matmul_dtype: str = _setting("float32", "precision of the models' matmul operands (float32 accumulation, "
                                             "parameters and losses)", _matmul_dtypes)
@@ -202,6 +204,8 @@ def validate_static(cfg: StaticConfig) -> None:
         raise ConfigError(f"--width={cfg.width} must be divisible by --heads={cfg.heads}")
     if cfg.batch_rule == "power" and cfg.batch_size == 0:
         raise ConfigError("--batch_rule=power needs --batch_size > 0 (Power et al. use 512)")
+    from grokjax.train.measures import parse  # local: measures import jax
+    parse(cfg.measures)
     if not 0 <= cfg.early_stop_val_acc <= 1:
         raise ConfigError(f"--early_stop_val_acc={cfg.early_stop_val_acc} must be in [0, 1]")
 

@@ -23,7 +23,7 @@ def _brief(value) -> str:
         if len(unique) <= 4:
             return ",".join(f"{v:g}" for v in unique)
         return f"{unique[0]:g}..{unique[-1]:g} ({len(unique)} values)"
-    text = "(unset)" if value is None else str(value)
+    text = "(unset)" if value is None else str(value) or "(none)"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -1,0 +1,150 @@
+"""Measures: named per-run scalars computed inside every jitted, vmapped evaluation.
+
+A measure is a pure function of a run at an evaluation point (`Probe`: the model's parameters and
+state, the run's data split, the whole dataset and the model's outputs on it) returning
+{name: scalar}, each name the measure's own or `<measure>/<part>`. Chosen with `--measures=a,b`; each name becomes a curve in metrics.npz and the
+live metrics stream, and its last value `final_<name>` in summary.csv. `refuses(params, cfg)` says,
+before anything is compiled, why a measure does not apply to a model (None: it applies).
+Post-hoc analyses of saved parameters may call the same functions.
+
+Adding one: a function of a Probe, registered in MEASURES (docs/engine.md, "Measures").
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from grokjax.errors import ConfigError
+
+
+class Probe(NamedTuple):
+    """What a measure sees of one run (no run axis: measures are vmapped with the runs)."""
+
+    params: dict
+    model_state: dict
+    data: object  # grokjax.data.splits.RunData: labels, train_mask, corrupted, perm, n_train
+    inputs: object  # the whole dataset's model inputs
+    answers: jax.Array  # the whole dataset's true targets
+    outputs: jax.Array  # the model's outputs on the whole dataset (eval mode), as evaluate computed them
+    n_classes: int
+
+
+class Measure(NamedTuple):
+    fn: Callable[[Probe], dict[str, jax.Array]]
+    help: str
+    # (abstract params, cfg, n_classes) -> why the measure does not apply, or None
+    refuses: Callable[[dict, object, int], str | None] = lambda params, cfg, n_classes: None
+
+
+def weight_norms(probe: Probe) -> dict[str, jax.Array]:
+    """Global L2 norm (`weight_norm`) and one per top-level parameter group (`norm/<group>`)."""
+    sq = {name: sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(sub)) for name, sub in probe.params.items()}
+    norms = {f"norm/{name}": jnp.sqrt(v) for name, v in sq.items()}
+    norms["weight_norm"] = jnp.sqrt(sum(sq.values()))
+    return norms
+
+
+def spectrum_ipr(x: jax.Array, axis: int = -1, r: int = 2) -> jax.Array:
+    """jnp version of grokjax.analysis.ipr.ipr: IPR of the one-sided Fourier spectrum along `axis`."""
+    power = jnp.square(jnp.abs(jnp.fft.rfft(x.astype(jnp.float32), axis=axis)))
+    return jnp.sum(power ** r, axis=axis) / jnp.sum(power, axis=axis) ** r
+
+
+def neuron_ipr(probe: Probe) -> dict[str, jax.Array]:
+    """Mean IPR over hidden neurons (Doshi et al. eq. 4: rows of U, V and columns of W) for the MLP;
+    for the transformer, the mean IPR of the number-token embedding's columns (Doshi et al. Fig. 7)."""
+    params = probe.params
+    if "U" in params:
+        per_neuron = (spectrum_ipr(params["U"], -1) + spectrum_ipr(params["V"], -1) + spectrum_ipr(params["W"], 0)) / 3
+    else:
+        per_neuron = spectrum_ipr(params["embed"]["tokens"][:probe.n_classes], 0)
+    return {"ipr": jnp.nanmean(per_neuron)}
+
+
+def _refuse_ipr(params, cfg, n_classes) -> str | None:
+    if "U" in params and "W" in params or "embed" in params:
+        return None
+    return "needs the MLP's hidden layer (U, V, W) or the transformer's token embedding"
+
+
+def softmax_collapse(probe: Probe) -> dict[str, jax.Array]:
+    """Share of training examples whose float32 softmax probability of their label is exactly 1
+    (Prieto et al. 2025): their cross-entropy gradient is then exactly 0."""
+    probs = jax.nn.softmax(probe.outputs.astype(jnp.float32), axis=-1)
+    collapsed = jnp.take_along_axis(probs, probe.data.labels[:, None], axis=-1)[:, 0] == 1.0
+    mask = probe.data.train_mask
+    return {"softmax_collapse": jnp.sum(collapsed & mask) / jnp.maximum(jnp.sum(mask), 1)}
+
+
+def _refuse_unless_classifier(params, cfg, n_classes) -> str | None:
+    return None if n_classes > 0 else "needs a classification task (class logits)"
+
+
+def effective_rank(probe: Probe) -> dict[str, jax.Array]:
+    """exp(entropy of the normalized singular values) of every weight matrix (Roy and Vetterli 2007),
+    `effective_rank/<path>`: from 1 (rank one) to min(shape) (all singular values equal)."""
+    out = {}
+    for path, w in jax.tree_util.tree_flatten_with_path(probe.params)[0]:
+        if w.ndim != 2:
+            continue
+        s = jnp.linalg.svd(w.astype(jnp.float32), compute_uv=False)
+        q = s / jnp.maximum(jnp.sum(s), 1e-30)
+        entropy = -jnp.sum(jnp.where(q > 0, q * jnp.log(jnp.where(q > 0, q, 1.0)), 0.0))
+        out["effective_rank/" + "/".join(str(getattr(k, "key", k)) for k in path)] = jnp.exp(entropy)
+    return out
+
+
+def _refuse_without_matrices(params, cfg, n_classes) -> str | None:
+    return None if any(w.ndim == 2 for w in jax.tree.leaves(params)) else "the model has no weight matrix"
+
+
+MEASURES: dict[str, Measure] = {
+    "weight_norms": Measure(weight_norms, "global and per-layer L2 norm (always recorded)"),
+    "ipr": Measure(neuron_ipr, "mean Fourier IPR of the hidden neurons (MLP) or number-token embedding "
+                               "(transformer)", _refuse_ipr),
+    "softmax_collapse": Measure(softmax_collapse, "share of training examples whose float32 softmax "
+                                                  "probability of the label is exactly 1",
+                                _refuse_unless_classifier),
+    "effective_rank": Measure(effective_rank, "effective rank of each weight matrix", _refuse_without_matrices),
+}
+ALWAYS = ("weight_norms",)  # today's default metrics: every run directory has them
+
+
+def parse(text: str) -> tuple[str, ...]:
+    """The measure names of `--measures=a,b` (no empty names, no repeats, each known)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name not in MEASURES:
+            raise ConfigError(f"--measures: unknown measure '{name}'; choose from: {', '.join(MEASURES)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--measures={text} names a measure twice")
+    return names
+
+
+def selected(text: str) -> tuple[str, ...]:
+    """The measures evaluated: ALWAYS, then those of `--measures`."""
+    return ALWAYS + tuple(n for n in parse(text) if n not in ALWAYS)
+
+
+def check_applicable(text: str, abstract_params: dict, cfg, n_classes: int) -> None:
+    """Raises ConfigError (one line) for a chosen measure that does not apply to the model."""
+    for name in parse(text):
+        reason = MEASURES[name].refuses(abstract_params, cfg, n_classes)
+        if reason:
+            raise ConfigError(f"--measures={name} does not apply to --model={cfg.model}: {reason}")
+
+
+def evaluate_measures(text: str, probe: Probe) -> dict[str, jax.Array]:
+    """Every selected measure's scalars, in one dict (inside the jitted evaluation)."""
+    out = {}
+    for name in selected(text):
+        out.update(MEASURES[name].fn(probe))
+    return out
+
+
+def measure_columns(text: str, curve_names) -> list[str]:
+    """The curves a sweep's chosen measures produced (summary.csv gets `final_<name>` of each)."""
+    chosen = [n for n in parse(text) if n not in ALWAYS]
+    return [k for n in chosen for k in curve_names if k == n or k.startswith(n + "/")]
