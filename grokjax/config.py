@@ -96,7 +96,7 @@ class StaticConfig:
     constrain_norm: bool = _setting(False, "after every step rescale all parameters back to their global L2 norm "
                                            "at init (Omnigrok Sec. 2)")
     measures: str = _setting("", "measures evaluated at every evaluation besides the default metrics, comma-separated: "
-                                 "ipr, softmax_collapse, effective_rank (grokjax.train.measures.MEASURES)")
+                                 "ipr, softmax_collapse, effective_rank, fourier (grokjax.train.measures.MEASURES)")
     # Accumulation, parameters, optimizer state, softmax and losses stay float32 (docs/performance.md).
     matmul_dtype: str = _setting("float32", "precision of the models' matmul operands (float32 accumulation, "
                                             "parameters and losses)", _matmul_dtypes)

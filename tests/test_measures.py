@@ -104,3 +104,40 @@ def test_resuming_with_another_measure_set_is_refused_naming_it(tmp_path, tiny_c
     with pytest.raises(ConfigError, match=r"different configuration \(measures: \(none\) -> ipr\)"):
         run_dir.start(workdir, run_dir.sweep_config(changed, grid))
     assert fingerprint(tiny_cfg, grid) != fingerprint(changed, grid)  # checkpoints without a workdir too
+
+
+def test_fourier_measures_on_a_hand_built_fourier_model():
+    p, n = 13, 4
+    a = np.arange(p)
+    params = {"U": np.tile(np.cos(2 * np.pi * 3 * a / p) + 1.0, (n, 1)),  # frequency 3 plus a constant
+              "V": np.tile(np.sin(2 * np.pi * 5 * a / p), (n, 1)), "W": np.zeros((p, n))}
+    # Energies per column: U's constant p^2 and frequency 3 p^2 / 2, V's frequency 5 p^2 / 2 (Parseval):
+    # the key frequencies hold (p^2 / 2 + p^2 / 2) / (2 p^2) = 1/2.
+    x, y = np.meshgrid(a, a, indexing="ij")
+    inputs = np.stack([x.ravel(), y.ravel()], 1)
+    c = np.arange(p)
+    logits = 10.0 * np.cos(2 * np.pi * 3 * ((inputs[:, :1] + inputs[:, 1:]) - c[None, :]) / p)  # the algorithm
+    answers = (inputs[:, 0] + inputs[:, 1]) % p
+    train = np.arange(p * p) % 3 == 0
+    data = type("Data", (), {"labels": jnp.asarray(answers), "train_mask": jnp.asarray(train)})()
+    from grokjax.train.losses import cross_entropy
+    from grokjax.train.measures import fourier
+    got = fourier(Probe(jax.tree.map(jnp.float32, params), {}, data, jnp.asarray(inputs), jnp.asarray(answers),
+                        jnp.float32(logits), p, cross_entropy))
+    np.testing.assert_allclose(got["fourier/top_k_share"], 0.5, rtol=1e-5)
+    # The logits live in the key directions: restricting to them keeps the full loss, excluding them
+    # leaves constant logits, whose loss is log p.
+    shifted = logits - logits.max(1, keepdims=True)
+    full_loss = np.mean(np.log(np.exp(shifted).sum(1)) - shifted[np.arange(p * p), answers])
+    np.testing.assert_allclose(got["fourier/restricted_loss"], full_loss, rtol=1e-4)
+    np.testing.assert_allclose(got["fourier/excluded_loss"], np.log(p), rtol=1e-4)
+
+
+@pytest.mark.parametrize("variant", [{}, {"model": "transformer", "width": 16, "heads": 2, "activation": "relu"}])
+def test_fourier_measures_in_a_sweep_and_refused_off_modular_addition(tiny_cfg, variant):
+    cfg = dataclasses.replace(tiny_cfg, measures="fourier", steps=20, **variant)
+    result = run_sweep(cfg, make_grid({"lr": 0.01}, seeds=2), progress=False)
+    share = result.curves["fourier/top_k_share"]
+    assert np.all((share > 0) & (share <= 1)) and np.all(np.isfinite(result.curves["fourier/excluded_loss"]))
+    with pytest.raises(ConfigError, match="--measures=fourier does not apply.*--op=add"):
+        run_sweep(dataclasses.replace(cfg, op="mul"), make_grid({"lr": 0.01}), progress=False)

@@ -29,6 +29,7 @@ class Probe(NamedTuple):
     answers: jax.Array  # the whole dataset's true targets
     outputs: jax.Array  # the model's outputs on the whole dataset (eval mode), as evaluate computed them
     n_classes: int
+    loss: Callable | None = None  # the run's per-example loss(outputs_B, targets_B) -> (B,)
 
 
 class Measure(NamedTuple):
@@ -100,6 +101,63 @@ def _refuse_without_matrices(params, cfg, n_classes) -> str | None:
     return None if any(w.ndim == 2 for w in jax.tree.leaves(params)) else "the model has no weight matrix"
 
 
+FOURIER_TOP_K = 5  # key frequencies kept: Nanda et al. find ~5 at p = 113
+
+
+def frequency_energy(e_PxD: jax.Array) -> jax.Array:
+    """Energy of the columns of e (rows indexed by residue 0..p-1) at each frequency 0..p//2: frequency
+    k and p - k counted together, so the energies sum to p * |e|^2 (Parseval)."""
+    p = e_PxD.shape[0]
+    power = jnp.sum(jnp.square(jnp.abs(jnp.fft.rfft(e_PxD.astype(jnp.float32), axis=0))), axis=1)
+    k = jnp.arange(power.shape[0])
+    return jnp.where((k == 0) | (2 * k == p), 1.0, 2.0) * power
+
+
+def _embedding_energy(params: dict, p: int) -> jax.Array:
+    if "U" in params:  # the MLP's first layer: U, V (N, p), one column per residue
+        return frequency_energy(params["U"].T) + frequency_energy(params["V"].T)
+    return frequency_energy(params["embed"]["tokens"][:p])
+
+
+def fourier(probe: Probe) -> dict[str, jax.Array]:
+    """Progress measures for modular addition (Nanda et al. 2023), with the run's own key frequencies:
+    the FOURIER_TOP_K nonzero frequencies holding most of the embedding's (the MLP's first layer's) energy.
+
+    `fourier/top_k_share`: their share of that energy (DC included in the total).
+    `fourier/restricted_loss`: the run's loss on all p^2 pairs with the logits projected, column by
+      column, onto the constant and cos / sin(2 pi k (a + b) / p) of the key frequencies k.
+    `fourier/excluded_loss`: the run's loss on the training pairs with those key directions removed.
+    """
+    p = probe.n_classes
+    energy = _embedding_energy(probe.params, p)
+    top, key_freqs = jax.lax.top_k(energy[1:], FOURIER_TOP_K)
+    key_freqs = key_freqs + 1
+    share = jnp.sum(top) / jnp.maximum(jnp.sum(energy), 1e-30)
+    total = (probe.inputs[:, 0] + probe.inputs[:, 1]) % p  # a + b of every row of the table
+    angle_RxK = 2 * jnp.pi * total[:, None] * key_freqs[None, :] / p
+    basis_RxB = jnp.concatenate([jnp.cos(angle_RxK), jnp.sin(angle_RxK)], axis=1)
+    basis_RxB = basis_RxB / jnp.maximum(jnp.linalg.norm(basis_RxB, axis=0), 1e-30)  # orthogonal over a full table
+    logits_RxC = probe.outputs.astype(jnp.float32)
+    key_part = basis_RxB @ (basis_RxB.T @ logits_RxC)
+    restricted = jnp.mean(logits_RxC, axis=0, keepdims=True) + key_part
+    excluded = logits_RxC - key_part
+    train = probe.data.train_mask
+    return {"fourier/top_k_share": share,
+            "fourier/restricted_loss": jnp.mean(probe.loss(restricted, probe.answers)),
+            "fourier/excluded_loss": jnp.sum(jnp.where(train, probe.loss(excluded, probe.data.labels), 0.0))
+            / jnp.maximum(jnp.sum(train), 1)}
+
+
+def _refuse_fourier(params, cfg, n_classes) -> str | None:
+    if cfg.op != "add":
+        return f"needs --op=add (a + b mod p), not --op={cfg.op}"
+    if not ("U" in params and "V" in params or "embed" in params):
+        return "needs the MLP's first layer (U, V) or the transformer's token embedding"
+    if n_classes // 2 < FOURIER_TOP_K:
+        return f"needs p >= {2 * FOURIER_TOP_K} for {FOURIER_TOP_K} key frequencies"
+    return None
+
+
 MEASURES: dict[str, Measure] = {
     "weight_norms": Measure(weight_norms, "global and per-layer L2 norm (always recorded)"),
     "ipr": Measure(neuron_ipr, "mean Fourier IPR of the hidden neurons (MLP) or number-token embedding "
@@ -108,6 +166,8 @@ MEASURES: dict[str, Measure] = {
                                                   "probability of the label is exactly 1",
                                 _refuse_unless_classifier),
     "effective_rank": Measure(effective_rank, "effective rank of each weight matrix", _refuse_without_matrices),
+    "fourier": Measure(fourier, "modular addition: key-frequency share of the embedding, restricted and "
+                                "excluded loss (Nanda et al. 2023)", _refuse_fourier),
 }
 ALWAYS = ("weight_norms",)  # today's default metrics: every run directory has them
 

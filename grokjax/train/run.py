@@ -220,7 +220,7 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
             "val_acc": masked_mean(hit_true, val),
             # The measures (grokjax.train.measures): the weight norms always, then --measures.
             **measures.evaluate_measures(cfg.measures, measures.Probe(
-                state.params, state.model_state, data, inputs_all, answers, outputs, dataset.n_classes)),
+                state.params, state.model_state, data, inputs_all, answers, outputs, dataset.n_classes, loss_fn)),
         }
         # A diverged run reports NaN from then on rather than its frozen last state.
         return {k: jnp.where(state.diverged, jnp.nan, v) for k, v in metrics.items()}
