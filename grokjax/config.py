@@ -39,7 +39,7 @@ def _mlp_inits() -> tuple[str, ...]:
 
 
 def _optimizer_names() -> tuple[str, ...]:
-    from grokjax.optim.chains import optimizer_names
+    from grokjax.optim.names import optimizer_names
     return optimizer_names()
 
 
