@@ -3,7 +3,7 @@
     python experiments/beyond_figure.py --workdir=runs/grokfast --axis=grokfast_lambda \
         --metrics=val_acc,train_acc,ipr
 
-Writes intervention.png to --workdir and prints the steps-to-99%-validation table (median, range).
+Writes intervention.png to --workdir and prints the steps-to-99%-validation table per grid point (median, bootstrap 95% interval, range).
 """
 from absl import app, flags
 
@@ -11,7 +11,7 @@ from grokjax.plotting.beyond import plot_by_value, steps_to_threshold_table
 from grokjax.train import run_dir
 
 flags.DEFINE_string("workdir", "", "a finished sweep's run directory")
-flags.DEFINE_string("axis", "grokfast_lambda", "the grid column whose values are compared")
+flags.DEFINE_string("axis", "grokfast_lambda", "the grid columns whose values are compared, comma-separated")
 flags.DEFINE_string("metrics", "val_acc,train_acc", "curves to plot, comma-separated")
 FLAGS = flags.FLAGS
 
@@ -20,11 +20,10 @@ def main(argv):
     del argv
     sweep = run_dir.RunDir(FLAGS.workdir)
     steps, curves, grid, _ = sweep.metrics()
-    values = grid[FLAGS.axis]
-    plot_by_value(sweep.path("intervention.png"), steps, curves, values, FLAGS.axis, FLAGS.metrics.split(","))
+    axes = {name: grid[name] for name in FLAGS.axis.split(",")}
+    plot_by_value(sweep.path("intervention.png"), steps, curves, axes, FLAGS.metrics.split(","))
     summary = sweep.summary()
-    print("\n".join(steps_to_threshold_table(summary["step_val_acc_99"].to_numpy(), values, FLAGS.axis,
-                                             int(steps[-1]))))
+    print("\n".join(steps_to_threshold_table(summary["step_val_acc_99"].to_numpy(), axes, int(steps[-1]))))
 
 
 if __name__ == "__main__":
