@@ -3,7 +3,7 @@
     python experiments/beyond_figure.py --workdir=runs/grokfast --axis=grokfast_lambda \
         --metrics=val_acc,train_acc,ipr
 
-Writes intervention.png to --workdir and prints the steps-to-99%-validation table per grid point (median, bootstrap 95% interval, range).
+Writes intervention.png and steps_to_val_acc_99.md to --workdir and prints the steps-to-99%-validation table per grid point (median, bootstrap 95% interval, range).
 """
 from absl import app, flags
 
@@ -23,7 +23,9 @@ def main(argv):
     axes = {name: grid[name] for name in FLAGS.axis.split(",")}
     plot_by_value(sweep.path("intervention.png"), steps, curves, axes, FLAGS.metrics.split(","))
     summary = sweep.summary()
-    print("\n".join(steps_to_threshold_table(summary["step_val_acc_99"].to_numpy(), axes, int(steps[-1]))))
+    table = "\n".join(steps_to_threshold_table(summary["step_val_acc_99"].to_numpy(), axes, int(steps[-1])))
+    run_dir.write_text(sweep.path("steps_to_val_acc_99.md"), table + "\n")
+    print(table)
 
 
 if __name__ == "__main__":
