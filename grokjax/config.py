@@ -38,6 +38,11 @@ def _mlp_inits() -> tuple[str, ...]:
     return INITS
 
 
+def _optimizer_names() -> tuple[str, ...]:
+    from grokjax.optim.names import optimizer_names
+    return optimizer_names()
+
+
 def _loss_names() -> tuple[str, ...]:
     from grokjax.train.losses import LOSSES
     return tuple(LOSSES)
@@ -68,7 +73,9 @@ class StaticConfig:
                          _mlp_inits)
     # Loss and optimizer.
     loss: str = _setting("mse", "loss (grokjax.train.losses.LOSSES)", _loss_names)
-    optimizer: str = _setting("adamw", "optimizer (grokjax/optim/chains.py)", ("adamw", "adam", "sgd"))
+    optimizer: str = _setting("adamw", "optimizer: adamw, adam, sgd as PyTorch's (Adam betas below), or the optax "
+                                       "optimizer of that name with its defaults, lr and wd per run "
+                                       "(grokjax/optim/chains.py)", _optimizer_names)
     beta1: float = _setting(0.9, "Adam beta1")
     beta2: float = _setting(0.98, "Adam beta2")
     adam_eps: float = _setting(1e-8, "Adam epsilon")
@@ -77,6 +84,8 @@ class StaticConfig:
     batch_size: int = _setting(0, "minibatch size (0 = full batch)")
     batch_rule: str = _setting("fixed", "active minibatch slots: fixed = batch_size, power = min(batch_size, "
                                         "n_train // 2) (Power et al. A.1.2)", ("fixed", "power"))
+    grokfast_window: int = _setting(0, "Grokfast filter (on when some run has grokfast_lambda > 0): 0 = EMA with "
+                                       "grokfast_alpha, w > 0 = mean of the last w gradients (Grokfast-MA)")
     # Schedule.
     steps: int = _setting(2000, "optimization steps per run")
     eval_every: int = _setting(100, "steps between evaluations (the smallest gap for --eval_schedule=log)")
@@ -86,6 +95,8 @@ class StaticConfig:
     regression_tolerance: float = _setting(0.01, "regression: an example is correct if its MSE is below this")
     constrain_norm: bool = _setting(False, "after every step rescale all parameters back to their global L2 norm "
                                            "at init (Omnigrok Sec. 2)")
+    measures: str = _setting("", "measures evaluated at every evaluation besides the default metrics, comma-separated: "
+                                 "ipr, softmax_collapse, effective_rank, fourier (grokjax.train.measures.MEASURES)")
     # Accumulation, parameters, optimizer state, softmax and losses stay float32 (docs/performance.md).
     matmul_dtype: str = _setting("float32", "precision of the models' matmul operands (float32 accumulation, "
                                             "parameters and losses)", _matmul_dtypes)
@@ -93,6 +104,9 @@ class StaticConfig:
     enable_dropout: bool = _setting(False, "compile dropout in (set from the grid)", internal=True)
     enable_grad_noise: bool = _setting(False, "compile update noise in (set from the grid)", internal=True)
     enable_weight_noise: bool = _setting(False, "compile weight noise in (set from the grid)", internal=True)
+    # Gradient interventions, likewise compiled in only when some run of the sweep uses them.
+    enable_grokfast: bool = _setting(False, "compile the Grokfast filter in (set from the grid)", internal=True)
+    enable_orthograd: bool = _setting(False, "compile ⊥Grad in (set from the grid)", internal=True)
 
 
 def static_fields(internal: bool = False) -> list[dataclasses.Field]:
@@ -119,6 +133,9 @@ class HParamSpec(NamedTuple):
     allowed: str
     help: str
     integer: bool = False
+    # Added after sweeps were saved without it: left out of a checkpoint's fingerprint while every
+    # run has the default, so those sweeps stay resumable (grokjax.checkpoint.store.fingerprint).
+    added_later: bool = False
 
 
 # Traced per-run hyperparameters; keys are also the flag and summary.csv column names.
@@ -136,6 +153,14 @@ HPARAMS: dict[str, HParamSpec] = {
                              "std of Gaussian noise added to the update direction"),
     "weight_noise": HParamSpec(0.0, lambda v: v >= 0, ">= 0",
                                "std of Gaussian weight noise in the forward pass"),
+    "grokfast_lambda": HParamSpec(0.0, lambda v: v >= 0, ">= 0",
+                                  "Grokfast amplification: gradient + lambda * filtered gradient (0 = off)",
+                                  added_later=True),
+    "grokfast_alpha": HParamSpec(0.98, lambda v: 0 <= v < 1, "in [0, 1)",
+                                 "Grokfast-EMA momentum of the gradient average", added_later=True),
+    "orthograd": HParamSpec(0.0, lambda v: 0 <= v <= 1, "in [0, 1]",
+                            "⊥Grad: share of the gradient's component along the weights removed "
+                            "(1 = ⊥Grad, 0 = off), norm kept", added_later=True),
 }
 SEED_KEYS = ("model_seed", "data_seed")
 
@@ -160,7 +185,7 @@ def validate_static(cfg: StaticConfig) -> None:
     for name in ("width", "depth", "heads", "steps", "eval_every"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"--{name}={getattr(cfg, name)} must be a positive integer")
-    for name in ("batch_size", "warmup_steps", "mlp_width"):
+    for name in ("batch_size", "warmup_steps", "mlp_width", "grokfast_window"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name}={getattr(cfg, name)} must be an integer >= 0")
     if cfg.model == "transformer" and cfg.activation == "quadratic":
@@ -179,6 +204,8 @@ def validate_static(cfg: StaticConfig) -> None:
         raise ConfigError(f"--width={cfg.width} must be divisible by --heads={cfg.heads}")
     if cfg.batch_rule == "power" and cfg.batch_size == 0:
         raise ConfigError("--batch_rule=power needs --batch_size > 0 (Power et al. use 512)")
+    from grokjax.train.measures import parse  # local: measures import jax
+    parse(cfg.measures)
     if not 0 <= cfg.early_stop_val_acc <= 1:
         raise ConfigError(f"--early_stop_val_acc={cfg.early_stop_val_acc} must be in [0, 1]")
 

@@ -41,4 +41,4 @@ def test_internal_fields_are_not_flags():
     names = {f.name for f in config.static_fields()}
     assert "enable_dropout" not in names and "model" in names
     assert {f.name for f in config.static_fields(internal=True)} - names == {
-        "enable_dropout", "enable_grad_noise", "enable_weight_noise"}
+        "enable_dropout", "enable_grad_noise", "enable_weight_noise", "enable_grokfast", "enable_orthograd"}

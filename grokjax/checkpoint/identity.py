@@ -23,7 +23,7 @@ def _brief(value) -> str:
         if len(unique) <= 4:
             return ",".join(f"{v:g}" for v in unique)
         return f"{unique[0]:g}..{unique[-1]:g} ({len(unique)} values)"
-    text = "(unset)" if value is None else str(value)
+    text = "(unset)" if value is None else str(value) or "(none)"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -33,6 +33,12 @@ def _unique(value) -> np.ndarray:
 
 def _is_numbers(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+
+
+def _all_at_default(column, default) -> bool:
+    """`column` (a grid column, float32 values as lists) holds only the scalar `default`."""
+    return _is_numbers(column) and _is_numbers([default]) and bool(
+        np.all(np.asarray(column, np.float32) == np.float32(default)))
 
 
 def differences(saved: dict, new: dict, defaults: dict | None = None) -> list[str]:
@@ -47,6 +53,8 @@ def differences(saved: dict, new: dict, defaults: dict | None = None) -> list[st
         old, cur = old_flat.get(key, defaults.get(key)), new_flat.get(key, defaults.get(key))
         if old == cur:
             continue
+        if _all_at_default(cur, old) or _all_at_default(old, cur):
+            continue  # a grid column missing on one side, every run at its default on the other
         if _is_numbers(old) and _is_numbers(cur) and np.array_equal(_unique(old), _unique(cur)):
             if len(old) == len(cur):  # same values, another order of runs
                 out.append(f"{key}: order of runs changed")

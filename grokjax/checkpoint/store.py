@@ -89,10 +89,15 @@ def from_saved(tree, abstract):
 def fingerprint(cfg, grid: dict) -> str:
     """A hash of what the saved states depend on: a guard for library users who skip prepare_workdir.
 
-    Settings at their default are left out, so a setting added to StaticConfig later keeps old sweeps resumable.
+    Settings at their default are left out, so a setting added to StaticConfig later keeps old sweeps resumable;
+    so are grid columns of hyperparameters added later (HParamSpec.added_later) while every run has the default.
     """
+    from grokjax.config import HPARAMS
+
     static = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != f.default}
-    text = json.dumps({"static": static, "grid": {k: np.asarray(v).tolist() for k, v in grid.items()}},
+    grid = {k: np.asarray(v).tolist() for k, v in grid.items()
+            if not (k in HPARAMS and HPARAMS[k].added_later and np.all(np.asarray(v) == HPARAMS[k].default))}
+    text = json.dumps({"static": static, "grid": grid},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -21,7 +21,19 @@ def cross_entropy(logits_BxC: jax.Array, labels_B: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits_BxC.astype(jnp.float32), labels_B)
 
 
-LOSSES = {"mse": mse, "ce": cross_entropy}
+def stablemax(x: jax.Array) -> jax.Array:
+    """s(x) = x + 1 for x >= 0, 1 / (1 - x) for x < 0: softmax's exp with linear growth (Prieto et al. 2025)."""
+    return jnp.where(x >= 0, x + 1, 1 / (1 - jnp.minimum(x, 0)))  # the minimum keeps the unused branch finite
+
+
+def stablemax_cross_entropy(logits_BxC: jax.Array, labels_B: jax.Array) -> jax.Array:
+    """-log(s(x_label) / sum_j s(x_j)): cross-entropy with StableMax in place of softmax."""
+    s_BxC = stablemax(logits_BxC.astype(jnp.float32))
+    s_label = jnp.take_along_axis(s_BxC, labels_B[..., None], axis=-1)[..., 0]
+    return jnp.log(jnp.sum(s_BxC, axis=-1)) - jnp.log(s_label)
+
+
+LOSSES = {"mse": mse, "ce": cross_entropy, "stablemax_ce": stablemax_cross_entropy}
 
 
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:

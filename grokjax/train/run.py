@@ -20,6 +20,7 @@ from grokjax.data.splits import RunData, make_run_data, n_train_of
 from grokjax.models import make_model
 from grokjax.models.base import Model, scale_params
 from grokjax.optim.chains import make_optimizer
+from grokjax.train import measures
 from grokjax.train.losses import LOSSES, masked_mean
 
 
@@ -76,11 +77,8 @@ def _select(pred: jax.Array, on_true, on_false):
 
 
 def param_norms(params: dict) -> dict[str, jax.Array]:
-    """Global L2 norm and one per top-level parameter group (layer)."""
-    sq = {name: sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(sub)) for name, sub in params.items()}
-    norms = {f"norm/{name}": jnp.sqrt(v) for name, v in sq.items()}
-    norms["weight_norm"] = jnp.sqrt(sum(sq.values()))
-    return norms
+    """Global L2 norm and one per top-level parameter group (layer): the weight_norms measure."""
+    return measures.weight_norms(measures.Probe(params, {}, None, None, None, None, 0))
 
 
 def effective_batch(cfg: StaticConfig, n_train: jax.Array) -> jax.Array:
@@ -136,6 +134,9 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
     inputs_all = jax.tree.map(jnp.asarray, dataset.inputs)
     answers = jnp.asarray(dataset.targets)
     default_rows = row_capacity(cfg, dataset, max_frac)
+    # A chosen measure that does not apply to this model is refused here, before anything compiles.
+    measures.check_applicable(cfg.measures, jax.eval_shape(lambda: model.init(jax.random.key(0))[0]), cfg,
+                              dataset.n_classes)
 
     def model_inputs(inputs, hp):
         return inputs if task.inputs is None else task.inputs(inputs, hp)
@@ -217,7 +218,9 @@ def make_run_fns(cfg: StaticConfig, dataset: Dataset, model: Model | None = None
             "train_corrupt_true_acc": masked_mean(hit_true, train & corrupted),
             "val_loss": masked_mean(loss_true, val),
             "val_acc": masked_mean(hit_true, val),
-            **param_norms(state.params),
+            # The measures (grokjax.train.measures): the weight norms always, then --measures.
+            **measures.evaluate_measures(cfg.measures, measures.Probe(
+                state.params, state.model_state, data, inputs_all, answers, outputs, dataset.n_classes, loss_fn)),
         }
         # A diverged run reports NaN from then on rather than its frozen last state.
         return {k: jnp.where(state.diverged, jnp.nan, v) for k, v in metrics.items()}

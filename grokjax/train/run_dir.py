@@ -219,7 +219,9 @@ def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = 
     if saved is not None:
         from grokjax.checkpoint.identity import describe  # local: grokjax.checkpoint imports this module
 
-        defaults = dataclasses.asdict(StaticConfig())
+        from grokjax.config import HPARAMS
+        # A setting or hyperparameter added since the sweep was saved counts as its default there.
+        defaults = {**dataclasses.asdict(StaticConfig()), **{k: spec.default for k, spec in HPARAMS.items()}}
         diff = describe(_comparable(saved), _comparable(config), defaults)
         if diff:
             raise ConfigError(f"--workdir={workdir} holds a sweep with a different configuration ({diff}); "

@@ -5,6 +5,7 @@ import numpy as np
 
 from grokjax.analysis.phases import classify_phase
 from grokjax.config import HPARAMS, SEED_KEYS
+from grokjax.train.measures import measure_columns
 
 THRESHOLD = 0.99
 FINAL_METRICS = ("train_acc", "val_acc", "train_loss", "val_loss", "train_clean_acc", "train_corrupt_acc",
@@ -32,6 +33,8 @@ def summarize(result) -> dict[str, np.ndarray]:
     columns.update({k: grid[k] for k in (*HPARAMS, *SEED_KEYS)})
     columns.update({k: v for k, v in grid.items() if k not in columns})  # a task's own columns (e.g. m)
     for name in FINAL_METRICS:
+        columns[f"final_{name}"] = last_finite(curves[name])
+    for name in measure_columns(getattr(result.cfg, "measures", ""), curves):
         columns[f"final_{name}"] = last_finite(curves[name])
     columns["best_val_acc"] = np.nanmax(np.where(np.isnan(curves["val_acc"]), -np.inf, curves["val_acc"]), axis=1)
     columns["best_val_acc"] = np.where(np.isinf(columns["best_val_acc"]), np.nan, columns["best_val_acc"])

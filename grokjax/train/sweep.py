@@ -25,6 +25,7 @@ from grokjax.checkpoint.store import BatchCheckpoints, SweepCheckpoints
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig, validate_hparam, validate_static
 from grokjax.data.datasets import Dataset, operation_dataset
 from grokjax.models.base import Model
+from grokjax.optim.chains import OWN_OPTIMIZERS
 from grokjax.train import devices, interrupt
 from grokjax.train.run import RunFns, RunState, Task, make_run_fns, row_capacity
 from grokjax.train.schedule import eval_steps
@@ -60,10 +61,15 @@ def grid_size(grid: Grid) -> int:
 
 
 def features_for(cfg: StaticConfig, grid: Grid) -> StaticConfig:
-    """Compile dropout / noise in only if some run of the grid uses them."""
+    """Compile dropout / noise / gradient interventions in only if some run of the grid uses them."""
+    if cfg.optimizer not in OWN_OPTIMIZERS and np.any(grid["grad_noise"] > 0):
+        raise ConfigError(f"--grad_noise is for --optimizer={'/'.join(OWN_OPTIMIZERS)}; "
+                          f"--optimizer={cfg.optimizer} takes none")
     return dataclasses.replace(cfg, enable_dropout=bool(np.any(grid["dropout"] > 0)),
                                enable_grad_noise=bool(np.any(grid["grad_noise"] > 0)),
-                               enable_weight_noise=bool(np.any(grid["weight_noise"] > 0)))
+                               enable_weight_noise=bool(np.any(grid["weight_noise"] > 0)),
+                               enable_grokfast=bool(np.any(grid["grokfast_lambda"] > 0)),
+                               enable_orthograd=bool(np.any(grid["orthograd"] > 0)))
 
 
 def run_fns_for(cfg: StaticConfig, grid: Grid, dataset: Dataset, model: Model | None = None,
