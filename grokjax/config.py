@@ -153,6 +153,9 @@ def validate_static(cfg: StaticConfig) -> None:
             check_choice(field.name, getattr(cfg, field.name))
     if cfg.op not in operations.OPERATIONS:
         raise ConfigError(f"--op={cfg.op} is unknown; choose one of: {', '.join(operations.operation_names())}")
+    if not operations.OPERATIONS[cfg.op].is_group_s5 and cfg.p >= 2:  # before the table is allocated
+        from grokjax.train.memory import check_table_fits
+        check_table_fits(cfg.p ** 2, cfg.p, f"--p={cfg.p}")
     try:
         operations.make_table(cfg.op, cfg.p)
     except ValueError as err:
