@@ -40,6 +40,7 @@ from grokjax.plotting import power as plots
 from grokjax.checkpoint.store import CheckpointOptions
 from grokjax.train import run_dir
 from grokjax.train.experiment import run_set_member
+from grokjax.train.memory import check_run_fits
 from grokjax.train.run import make_run_fns
 from grokjax.train.summary import summarize
 from grokjax.train.sweep import Grid, SweepResult, make_grid
@@ -306,8 +307,9 @@ def main(argv):
         cfg, axes = cli.config_and_axes()
         sweeps = build_sweeps(FLAGS.figure, cfg, cli.base_hparams(), axes, FLAGS.seeds, FLAGS.seed,
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
-        for sweep in sweeps:
+        for sweep in sweeps:  # before anything is written: settings, then the memory one run needs
             validate_static(sweep.cfg)
+            check_run_fits(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p), FLAGS.memory_budget_gb)
         cli.checkpoint_options(cfg)  # --tensorboard's package, before anything is written
         text = cli.flags_text(SCRIPT_FLAGS)
         run_dir.start(FLAGS.workdir, figure_config(FLAGS.figure, cfg, sweeps), text, FLAGS.overwrite)

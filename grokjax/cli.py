@@ -19,12 +19,14 @@ from absl import flags, logging
 
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import CheckpointOptions
-from grokjax.config import HPARAMS, ConfigError, StaticConfig, setting_help, static_fields
+from grokjax.config import HPARAMS, MAX_RUNS, ConfigError, StaticConfig, setting_help, static_fields
+from grokjax.train import run_dir
 from grokjax.train.schedule import eval_steps
 
 FLAGS = flags.FLAGS
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
+OUTPUT_DIR_FLAGS = ("out", "figure_dir")  # the experiment scripts' output directories (besides --workdir)
 CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype", "tensorboard")
 
 
@@ -78,6 +80,8 @@ def parse_values(flag: str, text: str) -> np.ndarray:
     except ValueError:
         raise ConfigError(f"--{flag}={text!r} is malformed; write {form}") from None
     if ":" in text:
+        if num > MAX_RUNS:
+            raise ConfigError(f"--{flag}={text!r} asks for {num:.3g} values, more than a sweep's {MAX_RUNS:g} runs")
         if num <= 0:
             raise ConfigError(f"--{flag}={text!r}: the number of values must be a positive integer, got {num}")
         if log and not (start > 0 and stop > 0):
@@ -108,6 +112,14 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
         raise ConfigError(f"--x_axis and --y_axis are both {axes[0][0]}; sweep two different ones")
     if FLAGS.seeds <= 0:
         raise ConfigError(f"--seeds={FLAGS.seeds} must be a positive integer")
+    n_runs = FLAGS.seeds * math.prod(len(values) for _, values in axes)
+    if n_runs > MAX_RUNS:
+        raise ConfigError(f"the grid has {n_runs:.3g} runs (axes x --seeds={FLAGS.seeds}), more than {MAX_RUNS:g}; "
+                          "split it into several sweeps")
+    for name in ("seed", "data_seed"):  # run s gets seed + s, stored as int32
+        if not -2 ** 31 <= getattr(FLAGS, name) <= 2 ** 31 - FLAGS.seeds:
+            raise ConfigError(f"--{name}={getattr(FLAGS, name)}: with --seeds={FLAGS.seeds} the seeds must stay "
+                              "within int32 (below 2^31)")
     if FLAGS.max_runs_per_batch <= 0:
         raise ConfigError(f"--max_runs_per_batch={FLAGS.max_runs_per_batch} must be a positive integer")
     if not math.isfinite(FLAGS.memory_budget_gb) or FLAGS.memory_budget_gb < 0:
@@ -162,8 +174,7 @@ def sweep_plan() -> SweepPlan:
     grid, runs = select_shard(whole)
     check_run_fits(cfg, grid, dataset, budget_gb=FLAGS.memory_budget_gb)
     checkpoint_options(cfg)
-    from grokjax.train import run_dir
-    run_dir.check_workdir(FLAGS.workdir, overwrite=True)  # the path; its contents are checked by run_plan
+    run_dir.check_writable_dir(FLAGS.workdir)  # the path; what it holds is checked by run_plan
     shard = shard_info(FLAGS.shard_index, FLAGS.num_shards, runs, grid_size(whole)) if FLAGS.num_shards > 1 else None
     plan = SweepPlan(cfg, grid, [name for name, _ in axes], runs_per_batch(cfg, grid), shard)
     if shard:
@@ -253,6 +264,12 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
         sys.exit(2)
     if len(argv) > 1:
         exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    for name in OUTPUT_DIR_FLAGS:  # every script's output directory, checked like --workdir
+        if name in FLAGS and FLAGS[name].value:
+            try:
+                run_dir.check_writable_dir(FLAGS[name].value, f"--{name}")
+            except ConfigError as err:
+                exit_on_config_error(err)
     if "verbosity" in FLAGS and not FLAGS["verbosity"].present:
         # Orbax and JAX log every checkpoint at INFO; stderr stays for warnings and errors.
         logging.set_verbosity(logging.WARNING)

@@ -144,6 +144,10 @@ def check_choice(name: str, value: str) -> None:
     check_allowed(name, value, choices(name))
 
 
+MAX_EVAL_POINTS = 10 ** 6  # per run: the curves of every run stay in host memory
+MAX_RUNS = 10 ** 6  # per sweep: the grid, config.json and summary.csv list every run
+
+
 def validate_static(cfg: StaticConfig) -> None:
     """Raises ConfigError (one line) for a bad static setting."""
     from grokjax.data import operations  # local: keeps config importable without numpy tables
@@ -166,6 +170,10 @@ def validate_static(cfg: StaticConfig) -> None:
     for name in ("batch_size", "warmup_steps", "mlp_width"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name}={getattr(cfg, name)} must be an integer >= 0")
+    if cfg.eval_schedule == "linear" and -(-cfg.steps // cfg.eval_every) + 1 > MAX_EVAL_POINTS:
+        raise ConfigError(f"--steps={cfg.steps} with --eval_every={cfg.eval_every} gives "
+                          f"{-(-cfg.steps // cfg.eval_every) + 1:.3g} evaluation points, more than {MAX_EVAL_POINTS:g}; "
+                          "raise --eval_every or pass --eval_schedule=log")
     if cfg.model == "transformer" and cfg.activation == "quadratic":
         raise ConfigError("--activation=quadratic is for the MLP; the transformer allows: relu, gelu")
     if cfg.model == "transformer" and cfg.norm == "batchnorm":

@@ -61,12 +61,15 @@ MERGE_FILES = (run_dir.CONFIG, run_dir.SUMMARY, run_dir.METRICS, run_dir.STREAM,
 
 
 def check_merge_out(out: str, merged_from: list[str]) -> None:
-    """ConfigError (one line) unless --out is new, empty, or an earlier merge of the same shards: a
-    merge never writes over another sweep or a user's files."""
+    """ConfigError (one line) unless --out is new, empty (but for the shards themselves), or an earlier
+    merge of the same shards: a merge never writes over another sweep or a user's files."""
     run_dir.check_writable_dir(out, "--out")
-    if not os.path.isdir(out) or not os.listdir(out):
+    if not os.path.isdir(out):
         return
-    names = sorted(os.listdir(out))
+    # The shards may lie inside --out (launch/README.md: --out=runs/x runs/x/shard_*).
+    names = sorted(n for n in os.listdir(out) if os.path.abspath(os.path.join(out, n)) not in merged_from)
+    if not names:
+        return
     foreign = [n for n in names if n not in MERGE_FILES and not n.endswith(".png") and not n.startswith(".tmp-")]
     try:
         earlier = run_dir.read_config(out)

@@ -34,7 +34,7 @@ from grokjax.train import devices, run_dir
 from grokjax.train.run_dir import escape
 
 CHECKPOINT_DIR = run_dir.CHECKPOINTS
-LAYOUT_FILE = "layout.json"
+LAYOUT_FILE = run_dir.LAYOUT
 
 
 @dataclasses.dataclass(frozen=True)

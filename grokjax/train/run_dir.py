@@ -40,6 +40,7 @@ from grokjax.config import ConfigError, StaticConfig
 
 CONFIG, FLAGS, SUMMARY, METRICS, STREAM = "config.json", "flags.txt", "summary.csv", "metrics.npz", "metrics.jsonl"
 PROGRESS, FIGURE, SHARD, LOCK = "progress.json", "figure.json", "shard.json", ".lock"
+LAYOUT = "layout.json"  # checkpoints/layout.json: the runs of each batch (grokjax.checkpoint.store)
 CHECKPOINTS, SNAPSHOTS, TENSORBOARD, SWEEPS = "checkpoints", "snapshots", "tensorboard", "sweeps"
 RESULT_FILES = (CONFIG, SUMMARY, METRICS, STREAM)
 EXTRA_FILES = (FLAGS, PROGRESS, FIGURE)
@@ -244,6 +245,8 @@ def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = Fa
         if diff:
             raise ConfigError(f"--workdir={workdir} holds a sweep with a different configuration ({diff}); "
                               "pass --overwrite to start over")
+        for name in (PROGRESS, os.path.join(CHECKPOINTS, LAYOUT)):  # what a resume reads next: damage refused now
+            _read_json(os.path.join(workdir, name))
     return saved is not None
 
 
