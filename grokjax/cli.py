@@ -262,6 +262,9 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
             message = f"--flagfile={path.strip(chr(39))} cannot be read ({head.split('] ', 1)[-1]})"
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    except (UnicodeDecodeError, OSError) as err:  # a flagfile that is not text, or unreadable
+        path = next((a.split("=", 1)[1] for a in reversed(argv) if a.startswith("--flagfile=")), "?")
+        exit_on_config_error(ConfigError(f"--flagfile={path} cannot be read ({run_dir.first_line(err)})"))
     if len(argv) > 1:
         exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
     for name in OUTPUT_DIR_FLAGS:  # every script's output directory, checked like --workdir

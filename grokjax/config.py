@@ -170,6 +170,9 @@ def validate_static(cfg: StaticConfig) -> None:
     for name in ("batch_size", "warmup_steps", "mlp_width"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name}={getattr(cfg, name)} must be an integer >= 0")
+    for name in ("width", "depth", "heads", "steps", "eval_every", "batch_size", "warmup_steps", "mlp_width"):
+        if getattr(cfg, name) >= 2 ** 31:  # traced as int32 (steps, batch positions) or far past any memory
+            raise ConfigError(f"--{name}={getattr(cfg, name)} is too large; it must be below 2^31")
     if cfg.eval_schedule == "linear" and -(-cfg.steps // cfg.eval_every) + 1 > MAX_EVAL_POINTS:
         raise ConfigError(f"--steps={cfg.steps} with --eval_every={cfg.eval_every} gives "
                           f"{-(-cfg.steps // cfg.eval_every) + 1:.3g} evaluation points, more than {MAX_EVAL_POINTS:g}; "

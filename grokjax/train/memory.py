@@ -39,6 +39,15 @@ def check_table_fits(rows: int, n_classes: int, flag: str) -> None:
                           f"run's outputs on it; this machine has {_gib(have)}")
 
 
+def min_params(cfg, n_classes: int) -> int:
+    """A lower bound on the parameter count from the settings alone: the input and output layers
+    and, for several layers, the width x width matrices between them."""
+    width, depth = cfg.width, cfg.depth
+    if cfg.model == "transformer":
+        return depth * 4 * width * width + 2 * n_classes * width
+    return 3 * n_classes * width + (depth - 1) * width * width
+
+
 def run_bytes(cfg, grid: dict, dataset) -> tuple[int, int]:
     """(state, activations) bytes of one run: state = parameters, optimizer state and the run's data
     (jax.eval_shape of its init) plus one gradient; activations = hidden units and outputs of every
@@ -68,9 +77,15 @@ def check_run_fits(cfg, grid: dict, dataset, budget_gb: float = 0.0) -> None:
     have = budget_gb * GIB if budget_gb > 0 else machine_bytes()
     if have is None:
         return
-    state, activations = run_bytes(cfg, grid, dataset)
+    # Parameters, their gradient and two Adam moments, before any shape is traced (a huge
+    # --depth would take long to trace, a huge --width would overflow the shapes).
+    state = 4 * FLOAT_BYTES * min_params(cfg, max(dataset.n_classes, 1))
+    activations = 0
+    if state <= have:
+        state, activations = run_bytes(cfg, grid, dataset)
     if state + activations > have:
         where = f"--memory_budget_gb={budget_gb:g}" if budget_gb > 0 else f"this machine's {_gib(have)}"
-        raise ConfigError(f"one run needs at least {_gib(state + activations)} (parameters, gradients and "
-                          f"optimizer state {_gib(state)}, activations {_gib(activations)}: --width={cfg.width}, "
+        parts = f"parameters, gradients and optimizer state {_gib(state)}" + \
+            (f", activations {_gib(activations)}" if activations else "")
+        raise ConfigError(f"one run needs at least {_gib(state + activations)} ({parts}: --width={cfg.width}, "
                           f"--depth={cfg.depth}, --p={cfg.p}); that is more than {where}")
