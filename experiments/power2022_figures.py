@@ -40,10 +40,9 @@ from grokjax.plotting import power as plots
 from grokjax.checkpoint.store import CheckpointOptions
 from grokjax.train import run_dir
 from grokjax.train.experiment import run_set_member
-from grokjax.train.memory import check_run_fits
 from grokjax.train.run import make_run_fns
 from grokjax.train.summary import summarize
-from grokjax.train.sweep import Grid, SweepResult, make_grid
+from grokjax.train.sweep import Grid, SweepResult, check_run_memory, make_grid
 
 FIGURES = ("grokking", "learning_time", "optimizers", "operations", "embeddings", "outliers", "sharpness")
 # Power et al. A.1.2, in the reading order of Figure 2 left: (static overrides, traced overrides).
@@ -309,7 +308,7 @@ def main(argv):
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
         for sweep in sweeps:  # before anything is written: settings, then the memory one run needs
             validate_static(sweep.cfg)
-            check_run_fits(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p), FLAGS.memory_budget_gb)
+            check_run_memory(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p), FLAGS.memory_budget_gb)
         cli.checkpoint_options(cfg)  # --tensorboard's package, before anything is written
         text = cli.flags_text(SCRIPT_FLAGS)
         run_dir.start(FLAGS.workdir, figure_config(FLAGS.figure, cfg, sweeps), text, FLAGS.overwrite)

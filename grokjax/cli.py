@@ -164,15 +164,14 @@ def sweep_plan() -> SweepPlan:
     """
     from grokjax.data.datasets import operation_dataset
     from grokjax.merge import shard_info
-    from grokjax.train.memory import check_run_fits
-    from grokjax.train.sweep import check_grid_fits, grid_size
+    from grokjax.train.sweep import check_grid_fits, check_run_memory, grid_size
 
     cfg, axes = config_and_axes()
     whole = grid_from_flags(axes)
     dataset = operation_dataset(cfg.op, cfg.p)
     check_grid_fits(whole, dataset)
     grid, runs = select_shard(whole)
-    check_run_fits(cfg, grid, dataset, budget_gb=FLAGS.memory_budget_gb)
+    check_run_memory(cfg, grid, dataset, FLAGS.memory_budget_gb)
     checkpoint_options(cfg)
     run_dir.check_writable_dir(FLAGS.workdir)  # the path; what it holds is checked by run_plan
     shard = shard_info(FLAGS.shard_index, FLAGS.num_shards, runs, grid_size(whole)) if FLAGS.num_shards > 1 else None

@@ -1,11 +1,11 @@
 """Memory a sweep needs, estimated from its configuration before anything is allocated.
 
-Two checks, both lower bounds (what they refuse cannot fit; what they pass may still be lowered
-to fewer runs per batch by --memory_budget_gb): the operation table (p^2 rows, built on the host,
-plus one run's outputs on the whole table) against the machine's memory, before the table is
-made; and one run's parameters, gradients, optimizer state and activations against
---memory_budget_gb, or the machine's memory without it. Shapes come from jax.eval_shape, so
-nothing is allocated. Refusals are one line giving the estimate.
+Lower bounds only (what they refuse cannot fit; what they pass may still be lowered to fewer runs
+per batch by --memory_budget_gb): the operation table (p^2 rows, built on the host, plus one run's
+outputs on the whole table) against the machine's memory, before the table is made; then one run's
+parameters, gradients and optimizer state, first counted from the settings alone, then from
+jax.eval_shape of its init, plus its activations, against --memory_budget_gb, or the machine's
+memory without it. Nothing is allocated. Refusals are one line giving the estimate.
 """
 from __future__ import annotations
 
@@ -48,17 +48,13 @@ def min_params(cfg, n_classes: int) -> int:
     return 3 * n_classes * width + (depth - 1) * width * width
 
 
-def run_bytes(cfg, grid: dict, dataset) -> tuple[int, int]:
+def run_bytes(cfg, fns, grid: dict, dataset) -> tuple[int, int]:
     """(state, activations) bytes of one run: state = parameters, optimizer state and the run's data
     (jax.eval_shape of its init) plus one gradient; activations = hidden units and outputs of every
     row of the table (evaluation is on the whole table)."""
     import jax
     import numpy as np
 
-    from grokjax.train.sweep import features_for, run_fns_for
-
-    cfg = features_for(cfg, grid)
-    fns = run_fns_for(cfg, grid, dataset)
     one = {k: np.asarray(v)[:1] for k, v in grid.items()}
     state = jax.eval_shape(jax.vmap(fns.init), one)
     size = lambda tree: sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(tree))  # noqa: E731
@@ -71,9 +67,10 @@ def run_bytes(cfg, grid: dict, dataset) -> tuple[int, int]:
     return int(state_bytes), int(dataset.size * (hidden + outputs) * FLOAT_BYTES)
 
 
-def check_run_fits(cfg, grid: dict, dataset, budget_gb: float = 0.0) -> None:
+def check_run_fits(cfg, grid: dict, dataset, budget_gb: float, run_fns) -> None:
     """ConfigError (one line with the estimate) if one run cannot fit --memory_budget_gb (GiB per
-    device), or the machine's memory when that is 0."""
+    device), or the machine's memory when that is 0. `run_fns()`: the sweep's RunFns (built only when
+    the settings alone do not already refuse; grokjax.train.sweep.check_run_memory passes them)."""
     have = budget_gb * GIB if budget_gb > 0 else machine_bytes()
     if have is None:
         return
@@ -82,7 +79,7 @@ def check_run_fits(cfg, grid: dict, dataset, budget_gb: float = 0.0) -> None:
     state = 4 * FLOAT_BYTES * min_params(cfg, max(dataset.n_classes, 1))
     activations = 0
     if state <= have:
-        state, activations = run_bytes(cfg, grid, dataset)
+        state, activations = run_bytes(cfg, run_fns(), grid, dataset)
     if state + activations > have:
         where = f"--memory_budget_gb={budget_gb:g}" if budget_gb > 0 else f"this machine's {_gib(have)}"
         parts = f"parameters, gradients and optimizer state {_gib(state)}" + \
