@@ -308,7 +308,8 @@ def main(argv):
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
         for sweep in sweeps:  # before anything is written: settings, then the memory one run needs
             validate_static(sweep.cfg)
-            check_run_memory(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p), FLAGS.memory_budget_gb)
+            check_run_memory(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p),
+                             FLAGS.memory_budget_gb)
         cli.checkpoint_options(cfg)  # --tensorboard's package, before anything is written
         text = cli.flags_text(SCRIPT_FLAGS)
         run_dir.start(FLAGS.workdir, figure_config(FLAGS.figure, cfg, sweeps), text, FLAGS.overwrite)

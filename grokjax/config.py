@@ -175,7 +175,8 @@ def validate_static(cfg: StaticConfig) -> None:
             raise ConfigError(f"--{name}={getattr(cfg, name)} is too large; it must be below 2^31")
     if cfg.eval_schedule == "linear" and -(-cfg.steps // cfg.eval_every) + 1 > MAX_EVAL_POINTS:
         raise ConfigError(f"--steps={cfg.steps} with --eval_every={cfg.eval_every} gives "
-                          f"{-(-cfg.steps // cfg.eval_every) + 1:.3g} evaluation points, more than {MAX_EVAL_POINTS:g}; "
+                          f"{-(-cfg.steps // cfg.eval_every) + 1:.3g} evaluation points, "
+                          f"more than {MAX_EVAL_POINTS:g}; "
                           "raise --eval_every or pass --eval_schedule=log")
     if cfg.model == "transformer" and cfg.activation == "quadratic":
         raise ConfigError("--activation=quadratic is for the MLP; the transformer allows: relu, gelu")

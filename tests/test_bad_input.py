@@ -297,7 +297,8 @@ def test_missing_flagfile_in_a_fresh_process(tmp_path):
 def test_damaged_checkpoint_in_a_fresh_process_has_no_event_loop_noise(good, tmp_path):
     """Orbax's reads still in flight after a failed restore print 'Event loop is closed' tracebacks from
     background threads, up to interpreter exit: only a whole process shows them."""
-    paths = _prepare(tmp_path, good, [("snapshots", "remove"), (os.path.join(CHECKPOINT, "manifest.ocdbt"), "truncate")])
+    paths = _prepare(tmp_path, good, [("snapshots", "remove"),
+                                      (os.path.join(CHECKPOINT, "manifest.ocdbt"), "truncate")])
     before = snapshot(str(tmp_path))
     proc = _subprocess(["experiments/phase_diagram.py", f"--flagfile={paths['copy']}/flags.txt",
                         f"--workdir={paths['copy']}", "--progress=false"])
