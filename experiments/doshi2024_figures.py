@@ -26,7 +26,7 @@ from grokjax.checkpoint.reader import load_run_dir
 from grokjax.config import ConfigError
 from grokjax.data.datasets import operation_dataset
 from grokjax.plotting import doshi as plots
-from grokjax.train.run_dir import write_numbers
+from grokjax.train.run_dir import check_writable_dir, write_numbers
 
 cli.define_flags()  # --workdir (a finished sweep directory)
 FLAGS = flags.FLAGS
@@ -59,7 +59,6 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
     if cfg.model != "mlp":
         raise ConfigError(f"--workdir holds a {cfg.model}; this script analyses the eq. 1 MLP "
                           "(for transformers use grokjax.analysis.ipr.embedding_ipr)")
-    os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, f"{prefix}_{name}.png")  # noqa: E731
     steps, n_runs = metrics["steps"], len(grid["wd"])
     titles = [f"wd={grid['wd'][i]:g} dp={grid['dropout'][i]:g}: {summary['phase'][i] if 'phase' in summary else ''}"
@@ -73,8 +72,6 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
     numbers = {"workdir": workdir, "static": {k: getattr(cfg, k) for k in ("p", "width", "steps", "norm", "loss")},
                "runs": []}
 
-    plots.plot_training_curves(path("fig1_curves"), steps, metrics, titles, xi)
-    plots.plot_ipr_histograms(path("fig4_ipr_hist"), list(neuron), titles)
 
     # Figure 2: mean IPR at every snapshot, a row of U and the histograms before/after (needs more
     # than the final parameters: a sweep without snapshots has only its final checkpoint).
@@ -82,6 +79,9 @@ def make_figures(workdir: str, out: str, prefix: str, pruning_points: int = 51, 
     read = {snap_steps[0]: first, snap_steps[-1]: final}  # each saved step is read once
     mean_over_time = np.stack([ipr_lib.mean_ipr(read[s] if s in read else params_at(s)) for s in snap_steps],
                               1)  # (G, S)
+    os.makedirs(out, exist_ok=True)  # every saved file is read: a damaged one wrote nothing
+    plots.plot_training_curves(path("fig1_curves"), steps, metrics, titles, xi)
+    plots.plot_ipr_histograms(path("fig4_ipr_hist"), list(neuron), titles)
     if len(snap_steps) > 1:
         run = fig2_run if fig2_run >= 0 else int(np.argmax(np.nan_to_num(summary["best_val_acc"].to_numpy()) >= 0.9))
         k = int(np.nanargmax(ipr_lib.ipr(final["U"][run])))
@@ -137,6 +137,7 @@ def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
     try:
         cli.require_workdir(FLAGS.workdir)
+        check_writable_dir(FLAGS.out, "--out")
         if FLAGS.pruning_points < 2:
             raise ConfigError(f"--pruning_points={FLAGS.pruning_points} must be >= 2")
         make_figures(FLAGS.workdir, FLAGS.out, FLAGS.prefix, FLAGS.pruning_points, FLAGS.fig2_run,

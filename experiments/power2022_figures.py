@@ -43,7 +43,7 @@ from grokjax.train import run_dir
 from grokjax.train.experiment import run_set_member
 from grokjax.train.run import make_run_fns
 from grokjax.train.summary import summarize
-from grokjax.train.sweep import Grid, SweepResult, make_grid
+from grokjax.train.sweep import Grid, SweepResult, check_run_memory, make_grid
 
 FIGURES = ("grokking", "learning_time", "optimizers", "operations", "embeddings", "outliers", "sharpness")
 # Power et al. A.1.2, in the reading order of Figure 2 left: (static overrides, traced overrides).
@@ -333,8 +333,10 @@ def main(argv):
         cfg, axes = cli.config_and_axes()
         sweeps = build_sweeps(FLAGS.figure, cfg, cli.base_hparams(), axes, FLAGS.seeds, FLAGS.seed,
                               None if FLAGS.data_seed < 0 else FLAGS.data_seed)
-        for sweep in sweeps:
+        for sweep in sweeps:  # before anything is written: settings, then the memory one run needs
             validate_static(sweep.cfg)
+            check_run_memory(sweep.cfg, sweep.grid, operation_dataset(sweep.cfg.op, sweep.cfg.p),
+                             FLAGS.memory_budget_gb)
         cli.checkpoint_options(cfg)  # --tensorboard's package, before anything is written
         text = cli.flags_text(SCRIPT_FLAGS)
         run_dir.start(FLAGS.workdir, figure_config(FLAGS.figure, cfg, sweeps), text, FLAGS.overwrite)

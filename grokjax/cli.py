@@ -10,6 +10,7 @@ is a flag of the same name. Up to two hyperparameters can be swept:
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from typing import NamedTuple
 
@@ -18,12 +19,14 @@ from absl import flags, logging
 
 from grokjax.checkpoint import snapshots
 from grokjax.checkpoint.store import CheckpointOptions
-from grokjax.config import HPARAMS, ConfigError, StaticConfig, setting_help, static_fields
+from grokjax.config import HPARAMS, MAX_RUNS, ConfigError, StaticConfig, setting_help, static_fields
+from grokjax.train import run_dir
 from grokjax.train.schedule import eval_steps
 
 FLAGS = flags.FLAGS
 SWEEP_FLAGS = ("x_axis", "x_values", "y_axis", "y_values", "seeds", "seed", "data_seed", "max_runs_per_batch",
                "memory_budget_gb", "shard_index", "num_shards")
+OUTPUT_DIR_FLAGS = ("out", "figure_dir")  # the experiment scripts' output directories (besides --workdir)
 CHECKPOINT_FLAGS = ("checkpoint_every", "keep_checkpoints", "snapshot_steps", "snapshot_dtype", "tensorboard")
 
 
@@ -67,17 +70,24 @@ def define_flags() -> None:
 def parse_values(flag: str, text: str) -> np.ndarray:
     """'a,b,c' | 'start:stop:num' | 'log:start:stop:num' -> values; ConfigError if malformed."""
     form = "a,b,c or start:stop:num or log:start:stop:num"
+    log = text.startswith("log:")
     try:
-        if text.startswith("log:"):
-            start, stop, num = text[4:].split(":")
-            values = np.geomspace(float(start), float(stop), int(num))
-        elif ":" in text:
-            start, stop, num = text.split(":")
-            values = np.linspace(float(start), float(stop), int(num))
+        if ":" in text:
+            start, stop, num = text[4 if log else 0:].split(":")
+            start, stop, num = float(start), float(stop), int(num)
         else:
             values = np.asarray([float(v) for v in text.split(",")])
     except ValueError:
         raise ConfigError(f"--{flag}={text!r} is malformed; write {form}") from None
+    if ":" in text:
+        if num > MAX_RUNS:
+            raise ConfigError(f"--{flag}={text!r} asks for {num:.3g} values, more than a sweep's {MAX_RUNS:g} runs")
+        if num <= 0:
+            raise ConfigError(f"--{flag}={text!r}: the number of values must be a positive integer, got {num}")
+        if log and not (start > 0 and stop > 0):
+            raise ConfigError(f"--{flag}={text!r}: log spacing needs start and stop > 0 (a log axis has no 0 "
+                              f"or negative values); got start={start:g}, stop={stop:g}")
+        values = (np.geomspace if log else np.linspace)(start, stop, num)
     if values.size == 0:
         raise ConfigError(f"--{flag} is empty; write {form}")
     return np.round(values, 10)
@@ -89,6 +99,9 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
         name, text = getattr(FLAGS, f"{axis}_axis"), getattr(FLAGS, f"{axis}_values")
         if not name and not text:
             continue
+        if not name:
+            raise ConfigError(f"--{axis}_values={text} needs --{axis}_axis, the hyperparameter it sweeps: "
+                              f"{', '.join(HPARAMS)}")
         if name not in HPARAMS:
             raise ConfigError(f"--{axis}_axis={name!r} is not a sweepable hyperparameter; "
                               f"choose one of: {', '.join(HPARAMS)}")
@@ -99,8 +112,19 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
         raise ConfigError(f"--x_axis and --y_axis are both {axes[0][0]}; sweep two different ones")
     if FLAGS.seeds <= 0:
         raise ConfigError(f"--seeds={FLAGS.seeds} must be a positive integer")
+    n_runs = FLAGS.seeds * math.prod(len(values) for _, values in axes)
+    if n_runs > MAX_RUNS:
+        raise ConfigError(f"the grid has {n_runs:.3g} runs (axes x --seeds={FLAGS.seeds}), more than {MAX_RUNS:g}; "
+                          "split it into several sweeps")
+    for name in ("seed", "data_seed"):  # run s gets seed + s, stored as int32
+        if not -2 ** 31 <= getattr(FLAGS, name) <= 2 ** 31 - FLAGS.seeds:
+            raise ConfigError(f"--{name}={getattr(FLAGS, name)}: with --seeds={FLAGS.seeds} the seeds must stay "
+                              "within int32 (below 2^31)")
     if FLAGS.max_runs_per_batch <= 0:
         raise ConfigError(f"--max_runs_per_batch={FLAGS.max_runs_per_batch} must be a positive integer")
+    if not math.isfinite(FLAGS.memory_budget_gb) or FLAGS.memory_budget_gb < 0:
+        raise ConfigError(f"--memory_budget_gb={FLAGS.memory_budget_gb} must be a finite number of GiB >= 0 "
+                          "(0 = off)")
     return axes
 
 
@@ -129,27 +153,30 @@ class SweepPlan(NamedTuple):
     grid: dict  # the runs of --shard_index of --num_shards (every run if 1)
     axes: list[str]  # swept hyperparameter names
     max_runs_per_batch: int  # --max_runs_per_batch, lowered to fit --memory_budget_gb
+    shard: dict | None = None  # shard.json, written with config.json once the workdir is checked
 
 
 def sweep_plan() -> SweepPlan:
-    """The sweep the flags describe, cut to this shard; ConfigError (one line) if bad.
+    """The sweep the flags describe, cut to this shard; ConfigError (one line) if bad. Writes nothing.
 
-    When the grid is split (--num_shards > 1) it writes shard.json to --workdir, which
-    `python -m grokjax.merge` uses to put the shards back together in run order.
+    When the grid is split (--num_shards > 1) the plan carries shard.json, which run_plan
+    writes to --workdir and `python -m grokjax.merge` uses to put the shards back together.
     """
     from grokjax.data.datasets import operation_dataset
-    from grokjax.train.sweep import check_grid_fits, grid_size
+    from grokjax.merge import shard_info
+    from grokjax.train.sweep import check_grid_fits, check_run_memory, grid_size
 
     cfg, axes = config_and_axes()
     whole = grid_from_flags(axes)
-    check_grid_fits(whole, operation_dataset(cfg.op, cfg.p))  # before anything is written
+    dataset = operation_dataset(cfg.op, cfg.p)
+    check_grid_fits(whole, dataset)
     grid, runs = select_shard(whole)
-    plan = SweepPlan(cfg, grid, [name for name, _ in axes], runs_per_batch(cfg, grid))
-    if FLAGS.num_shards > 1:
-        from grokjax.merge import write_shard_info
-        from grokjax.train.devices import is_main_process
-        if is_main_process():
-            write_shard_info(FLAGS.workdir, FLAGS.shard_index, FLAGS.num_shards, runs, grid_size(whole))
+    check_run_memory(cfg, grid, dataset, FLAGS.memory_budget_gb)
+    checkpoint_options(cfg)
+    run_dir.check_writable_dir(FLAGS.workdir)  # the path; what it holds is checked by run_plan
+    shard = shard_info(FLAGS.shard_index, FLAGS.num_shards, runs, grid_size(whole)) if FLAGS.num_shards > 1 else None
+    plan = SweepPlan(cfg, grid, [name for name, _ in axes], runs_per_batch(cfg, grid), shard)
+    if shard:
         print(f"shard {FLAGS.shard_index}/{FLAGS.num_shards}: runs {runs[0]}..{runs[-1]} of {grid_size(whole)}",
               flush=True)
     return plan
@@ -162,7 +189,7 @@ def run_plan(plan: SweepPlan):
     return run_grid_experiment(plan.cfg, plan.grid, FLAGS.workdir, plan.axes, flags_text=flags_text(),
                                max_runs_per_batch=plan.max_runs_per_batch, progress=FLAGS.progress,
                                checkpoint=checkpoint_options(plan.cfg), overwrite=FLAGS.overwrite,
-                               tensorboard=FLAGS.tensorboard)
+                               tensorboard=FLAGS.tensorboard, files={"shard.json": plan.shard} if plan.shard else None)
 
 
 def select_shard(grid: dict) -> tuple[dict, np.ndarray]:
@@ -173,8 +200,6 @@ def select_shard(grid: dict) -> tuple[dict, np.ndarray]:
 
 def runs_per_batch(cfg: StaticConfig, grid: dict) -> int:
     """--max_runs_per_batch, lowered to what fits --memory_budget_gb when it is set."""
-    if FLAGS.memory_budget_gb < 0:
-        raise ConfigError(f"--memory_budget_gb={FLAGS.memory_budget_gb} must be >= 0")
     if FLAGS.memory_budget_gb == 0:
         return FLAGS.max_runs_per_batch
     from grokjax.train.sweep import max_runs_for_memory
@@ -230,10 +255,23 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
     try:
         argv = FLAGS(argv)
     except flags.Error as err:
-        print(f"error: {err}", file=sys.stderr)
+        message = str(err).removeprefix("ERROR:: ").strip().splitlines()[0]
+        if message.startswith("Unable to open flagfile: "):  # absl: "... [Errno 2] No such file ...: 'path'"
+            head, _, path = message.rpartition(": ")
+            message = f"--flagfile={path.strip(chr(39))} cannot be read ({head.split('] ', 1)[-1]})"
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    except (UnicodeDecodeError, OSError) as err:  # a flagfile that is not text, or unreadable
+        path = next((a.split("=", 1)[1] for a in reversed(argv) if a.startswith("--flagfile=")), "?")
+        exit_on_config_error(ConfigError(f"--flagfile={path} cannot be read ({run_dir.first_line(err)})"))
     if len(argv) > 1:
         exit_on_config_error(ConfigError(f"unexpected arguments: {' '.join(argv[1:])}"))
+    for name in OUTPUT_DIR_FLAGS:  # every script's output directory, checked like --workdir
+        if name in FLAGS and FLAGS[name].value:
+            try:
+                run_dir.check_writable_dir(FLAGS[name].value, f"--{name}")
+            except ConfigError as err:
+                exit_on_config_error(err)
     if "verbosity" in FLAGS and not FLAGS["verbosity"].present:
         # Orbax and JAX log every checkpoint at INFO; stderr stays for warnings and errors.
         logging.set_verbosity(logging.WARNING)

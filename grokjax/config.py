@@ -169,6 +169,10 @@ def check_choice(name: str, value: str) -> None:
     check_allowed(name, value, choices(name))
 
 
+MAX_EVAL_POINTS = 10 ** 6  # per run: the curves of every run stay in host memory
+MAX_RUNS = 10 ** 6  # per sweep: the grid, config.json and summary.csv list every run
+
+
 def validate_static(cfg: StaticConfig) -> None:
     """Raises ConfigError (one line) for a bad static setting."""
     from grokjax.data import operations  # local: keeps config importable without numpy tables
@@ -178,6 +182,9 @@ def validate_static(cfg: StaticConfig) -> None:
             check_choice(field.name, getattr(cfg, field.name))
     if cfg.op not in operations.OPERATIONS:
         raise ConfigError(f"--op={cfg.op} is unknown; choose one of: {', '.join(operations.operation_names())}")
+    if not operations.OPERATIONS[cfg.op].is_group_s5 and cfg.p >= 2:  # before the table is allocated
+        from grokjax.train.memory import check_table_fits
+        check_table_fits(cfg.p ** 2, cfg.p, f"--p={cfg.p}")
     try:
         operations.make_table(cfg.op, cfg.p)
     except ValueError as err:
@@ -188,6 +195,14 @@ def validate_static(cfg: StaticConfig) -> None:
     for name in ("batch_size", "warmup_steps", "mlp_width", "grokfast_window"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name}={getattr(cfg, name)} must be an integer >= 0")
+    for name in ("width", "depth", "heads", "steps", "eval_every", "batch_size", "warmup_steps", "mlp_width"):
+        if getattr(cfg, name) >= 2 ** 31:  # traced as int32 (steps, batch positions) or far past any memory
+            raise ConfigError(f"--{name}={getattr(cfg, name)} is too large; it must be below 2^31")
+    if cfg.eval_schedule == "linear" and -(-cfg.steps // cfg.eval_every) + 1 > MAX_EVAL_POINTS:
+        raise ConfigError(f"--steps={cfg.steps} with --eval_every={cfg.eval_every} gives "
+                          f"{-(-cfg.steps // cfg.eval_every) + 1:.3g} evaluation points, "
+                          f"more than {MAX_EVAL_POINTS:g}; "
+                          "raise --eval_every or pass --eval_schedule=log")
     if cfg.model == "transformer" and cfg.activation == "quadratic":
         raise ConfigError("--activation=quadratic is for the MLP; the transformer allows: relu, gelu")
     if cfg.model == "transformer" and cfg.norm == "batchnorm":

@@ -1,6 +1,9 @@
 """The one exception for bad input (grokjax.config re-exports it); no grokjax imports, so any module can raise it."""
 from __future__ import annotations
 
+import argparse
+import sys
+
 
 class ConfigError(ValueError):
     """A bad setting; its message is one line naming the flag and what is allowed."""
@@ -10,3 +13,11 @@ def check_allowed(flag: str, value, allowed) -> None:
     """Raises ConfigError (one line) unless `value` is one of `allowed` (names of --flag)."""
     if value not in allowed:
         raise ConfigError(f"--{flag}={value} is not allowed; choose one of: {', '.join(allowed)}")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse for the module entry points (inspect, merge): a usage error is one line, exit code 2."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)

@@ -10,7 +10,6 @@ A missing, partial or foreign directory gets one line "error: ..." and exit code
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 from grokjax.checkpoint.reader import RunConfig, SweepData, SweepDir, load_run, load_sweep
 from grokjax.checkpoint.snapshots import flatten
 from grokjax.config import HPARAMS, SEED_KEYS, ConfigError, StaticConfig
+from grokjax.errors import OneLineParser
 from grokjax.train import run_dir
 from grokjax.train.summary import first_step_reaching, last_finite
 
@@ -171,6 +171,11 @@ def select_run(sweep: SweepDir, run: int | None, where: str | None, run_flag: bo
         values = np.arange(sweep.n_runs) if name == "run" else sweep.grid[name]
         match &= np.isclose(values, target, rtol=1e-5, atol=1e-8)
     hits = np.flatnonzero(match)
+    if not len(hits):
+        values = "; ".join(f"{name}: {', '.join(_g(v) for v in np.unique(sweep.grid[name])[:10])}"
+                           for name in (t.partition("=")[0].strip() for t in where.split(",")) if name in sweep.grid)
+        raise ConfigError(f"--where={where} matches no run; the sweep has "
+                          + (values or f"runs 0..{sweep.n_runs - 1}"))
     if len(hits) != 1:
         shown = ", ".join(map(str, hits[:10])) + (" ..." if len(hits) > 10 else "")
         raise ConfigError(f"--where={where} matches {len(hits)} runs{f' ({shown})' if len(hits) else ''}; "
@@ -199,11 +204,7 @@ def describe_set(workdir: str) -> list[str]:
     sweeps = run_dir.SweepSet(workdir)
     lines = [f"workdir: {workdir} (a set of {len(sweeps.labels())} sweeps in {run_dir.SWEEPS}/)"]
     for label in sweeps:
-        try:
-            sweep = SweepDir(sweeps.path(label))
-        except ConfigError as err:
-            lines.append(f"  {label}: {err}")
-            continue
+        sweep = SweepDir(sweeps.path(label))  # a damaged sweep of the set: one line, exit code 2
         status = describe_config(sweep)[0].split(" (", 1)[-1].rstrip(")")
         lines.append(f"  {label}: {sweep.n_runs} runs, {status}")
         live = live_progress(sweep)
@@ -220,7 +221,7 @@ def describe_set(workdir: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grokjax.inspect", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m grokjax.inspect", description=__doc__.splitlines()[0])
     parser.add_argument("workdir")
     parser.add_argument("--run", type=int, help="extract this run's parameters")
     parser.add_argument("--where", help="select the run by hyperparameters, e.g. wd=5,frac=0.5")
@@ -239,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             lines = [*describe_config(sweep), *([live] if live else []), *describe_steps(sweep), "",
                      run_table(sweep)]
         else:
-            if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-                raise ConfigError(f"--out={args.out}: its directory does not exist")
+            if args.out:
+                run_dir.check_writable_file(args.out, "--out")
             lines = extract(args.workdir, select_run(sweep, args.run, args.where), args.step, args.out)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from grokjax.config import ConfigError
+from grokjax.errors import OneLineParser
 from grokjax.train import run_dir
 
 SHARD_FILE = run_dir.SHARD
@@ -39,10 +40,9 @@ def shard_grid(grid: dict, index: int, count: int) -> tuple[dict, np.ndarray]:
     return {k: v[runs] for k, v in grid.items()}, runs
 
 
-def write_shard_info(workdir: str, index: int, count: int, runs: np.ndarray, n_runs: int) -> None:
-    os.makedirs(workdir, exist_ok=True)
-    run_dir.write_json(os.path.join(workdir, SHARD_FILE), {"index": index, "count": count, "n_runs": n_runs,
-                                                   "first_run": int(runs[0]), "last_run": int(runs[-1])})
+def shard_info(index: int, count: int, runs: np.ndarray, n_runs: int) -> dict:
+    """shard.json: which block of the whole grid a run directory holds."""
+    return {"index": index, "count": count, "n_runs": n_runs, "first_run": int(runs[0]), "last_run": int(runs[-1])}
 
 
 def _read_shard(workdir: str) -> dict:
@@ -55,6 +55,30 @@ def _read_shard(workdir: str) -> dict:
     return {"dir": workdir, "config": config, "shard": run_dir.read_json(workdir, SHARD_FILE),
             "steps": steps, "curves": curves, "grid": grid, "summary": summary,
             "complete": progress is None or bool(progress.get("complete", True))}
+
+
+MERGE_FILES = (run_dir.CONFIG, run_dir.SUMMARY, run_dir.METRICS, run_dir.STREAM, run_dir.PROGRESS)
+
+
+def check_merge_out(out: str, merged_from: list[str]) -> None:
+    """ConfigError (one line) unless --out is new, empty (but for the shards themselves), or an earlier
+    merge of the same shards: a merge never writes over another sweep or a user's files."""
+    run_dir.check_writable_dir(out, "--out")
+    if not os.path.isdir(out):
+        return
+    # The shards may lie inside --out (launch/README.md: --out=runs/x runs/x/shard_*).
+    names = sorted(n for n in os.listdir(out) if os.path.abspath(os.path.join(out, n)) not in merged_from)
+    if not names:
+        return
+    foreign = [n for n in names if n not in MERGE_FILES and not n.endswith(".png") and not n.startswith(".tmp-")]
+    try:
+        earlier = run_dir.read_config(out)
+    except ConfigError:
+        earlier = None
+    if foreign or earlier is None or earlier.get("merged_from") != merged_from:
+        shown = ", ".join((foreign or names)[:4]) + (" ..." if len(foreign or names) > 4 else "")
+        raise ConfigError(f"--out={out} already holds files ({shown}) that are not an earlier merge of these "
+                          "run directories; choose a new or empty directory")
 
 
 def _order(shards: list[dict]) -> list[dict]:
@@ -94,25 +118,31 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
     steps = shards[0]["steps"]
     if any(not np.array_equal(s["steps"], steps) for s in shards):
         raise ConfigError("the shards were evaluated at different steps; they are not one sweep")
-    grid = {k: np.concatenate([s["grid"][k] for s in shards]) for k in shards[0]["grid"]}
-    curves = {k: np.concatenate([s["curves"][k] for s in shards]) for k in shards[0]["curves"]}
-    summaries = [s["summary"] for s in shards]
-    diverged = np.concatenate([np.asarray(t["diverged"], bool) for t in summaries])
-    diverged_step = np.concatenate([np.asarray(t["diverged_step"], np.int64) for t in summaries])
-    static = {k: v for k, v in first["static"].items() if k in StaticConfig.__dataclass_fields__}
-    result = SweepResult(cfg=StaticConfig(**static), grid=grid, steps=steps, curves=curves,
-                         diverged=diverged, diverged_step=diverged_step)
-    summary = summarize(result)
+    merged_from = [os.path.abspath(s["dir"]) for s in shards]
+    check_merge_out(out, merged_from)
+    try:
+        grid = {k: np.concatenate([s["grid"][k] for s in shards]) for k in shards[0]["grid"]}
+        curves = {k: np.concatenate([s["curves"][k] for s in shards]) for k in shards[0]["curves"]}
+        summaries = [s["summary"] for s in shards]
+        diverged = np.concatenate([np.asarray(t["diverged"], bool) for t in summaries])
+        diverged_step = np.concatenate([np.asarray(t["diverged_step"], np.int64) for t in summaries])
+        static = {k: v for k, v in first["static"].items() if k in StaticConfig.__dataclass_fields__}
+        result = SweepResult(cfg=StaticConfig(**static), grid=grid, steps=steps, curves=curves,
+                             diverged=diverged, diverged_step=diverged_step)
+        summary = summarize(result)
+        rows, offset = [], 0
+        for s in shards:  # the live streams too, with the shards' runs numbered as in the whole grid
+            rows += [{**row, "run": row["run"] + offset} for row in run_dir.read_stream_rows(s["dir"])]
+            offset += len(s["summary"])
+    except (KeyError, ValueError, TypeError, IndexError) as err:
+        raise ConfigError(f"the run directories do not fit together or one is damaged "
+                          f"({run_dir.first_line(err)})") from None
     os.makedirs(out, exist_ok=True)
     n_runs = len(diverged)
     config = {**first, "n_runs": n_runs, "grid": {k: v.tolist() for k, v in grid.items()},
-              "merged_from": [os.path.abspath(s["dir"]) for s in shards]}
+              "merged_from": merged_from}
     run_dir.write_json(os.path.join(out, run_dir.CONFIG), config)
     run_dir.write_results(out, result, summary)
-    rows, offset = [], 0
-    for s in shards:  # the live streams too, with the shards' runs numbered as in the whole grid
-        rows += [{**row, "run": row["run"] + offset} for row in run_dir.read_stream_rows(s["dir"])]
-        offset += len(s["summary"])
     run_dir.atomic_write_bytes(os.path.join(out, run_dir.STREAM), run_dir.encode_rows(rows))
     write_plots(out, result, summary, list(first.get("axes", [])))
     run_dir.write_progress(out, n_runs, n_runs, complete=not incomplete)
@@ -120,8 +150,7 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m grokjax.merge", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m grokjax.merge", description=__doc__.split("\n\n")[0])
     parser.add_argument("workdirs", nargs="+", help="run directories (shell globs are expanded)")
     parser.add_argument("--out", required=True, help="merged run directory")
     parser.add_argument("--allow_incomplete", action="store_true", help="merge shards that did not finish")

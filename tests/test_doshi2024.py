@@ -83,7 +83,7 @@ def test_figures_end_to_end_tiny(tmp_path, tiny_cfg):
         assert picked[0]["step_peak_train_corrupt_acc"] == m["steps"][m["train_corrupt_acc"][1].argmax()]
     assert os.path.getsize(os.path.join(out, "c_run_curves.png")) > 1000
     assert len(run_curves(run_dir, [], out, "all")["runs"]) == 2
-    with pytest.raises(ConfigError, match="--where=wd=7 matches 0 runs"):
+    with pytest.raises(ConfigError, match="--where=wd=7 matches no run; the sweep has wd: 0, 5"):
         run_curves(run_dir, ["wd=7"], out, "none")
 
 

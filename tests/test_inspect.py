@@ -101,7 +101,7 @@ def test_a_partial_workdir_shows_what_there_is(workdir, tmp_path, capsys):
     (lambda d: (d.mkdir(), (d / "config.json").write_text(json.dumps({"static": {}}))), [], "no 'grid'"),
     ("sweep", ["--run=9"], "run 9 does not exist"),
     ("sweep", ["--where=wd=5"], "matches 2 runs"),
-    ("sweep", ["--where=lr=3"], "matches 0 runs"),
+    ("sweep", ["--where=lr=3"], "matches no run; the sweep has lr: 0.01"),
     ("sweep", ["--where=depth=1"], "names from"),
     ("sweep", ["--run=1", "--step=30"], "step 30 is not saved"),
     ("sweep", ["--step=20"], "need a run"),

@@ -1,5 +1,6 @@
 """A grid split into shards (SLURM array jobs) and merged equals the grid run whole."""
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -36,6 +37,16 @@ def test_merged_shards_equal_the_whole_grid(tmp_path):
     assert list(pd.read_csv(tmp_path / "merged" / "summary.csv")["run"]) == [0, 1, 2, 3]
     assert_results_close(tmp_path / "merged", tmp_path / "whole", rtol=2e-4, atol=2e-5)
     assert os.path.exists(tmp_path / "merged" / "phase_diagram.png")
+    # Merging the same shards again into their earlier merge is allowed, and so is an --out holding
+    # the shards themselves (launch/README.md); --out holding another sweep is refused (never overwritten).
+    assert merge_main([str(tmp_path / "shard_*"), f"--out={tmp_path / 'merged'}"]) == 0
+    for i in (0, 1):
+        shutil.copytree(tmp_path / f"shard_{i}", tmp_path / "nest" / f"shard_{i}")
+    for _ in range(2):
+        assert merge_main([str(tmp_path / "nest" / "shard_*"), f"--out={tmp_path / 'nest'}"]) == 0
+    whole = sorted(os.listdir(tmp_path / "whole"))
+    assert merge_main([str(tmp_path / "shard_*"), f"--out={tmp_path / 'whole'}"]) == 2
+    assert sorted(os.listdir(tmp_path / "whole")) == whole
 
     os.remove(tmp_path / "shard_1" / "shard.json")  # a missing shard is refused, not silently skipped
     with pytest.raises(ConfigError, match="shard.json"):

@@ -17,9 +17,9 @@ import jax
 import numpy as np
 
 from grokjax.checkpoint import snapshots
-from grokjax.checkpoint.store import batch_dir, read_layout
+from grokjax.checkpoint.store import batch_dir, quiet_closed_event_loop, read_layout
 from grokjax.config import ConfigError, StaticConfig
-from grokjax.train.run_dir import RunDir, unescape
+from grokjax.train.run_dir import RunDir, first_line, unescape
 
 
 @dataclasses.dataclass
@@ -89,6 +89,7 @@ class SweepDir(RunDir):
         verbosity = logging.get_verbosity()
         logging.set_verbosity(logging.ERROR)  # Orbax warns that a read-only manager is read-only
         manager = None
+        quiet_closed_event_loop()
         try:
             manager = ocp.CheckpointManager(batch_dir(self.workdir, batch),
                                             options=ocp.CheckpointManagerOptions(
@@ -98,9 +99,8 @@ class SweepDir(RunDir):
             return manager.restore(step, args=ocp.args.StandardRestore(
                 jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), saved)))  # numpy leaves: read as numpy
         except Exception as err:  # noqa: BLE001 - a damaged or foreign checkpoint: one line
-            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-            _fail(f"cannot read {os.path.join(batch_dir(self.workdir, batch), str(step))} "
-                  f"({type(err).__name__}: {first})")
+            _fail(f"cannot read {os.path.join(batch_dir(self.workdir, batch), str(step))}, it is damaged "
+                  f"({first_line(err)})")
         finally:
             if manager is not None:
                 manager.close()

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from grokjax.config import ConfigError
-from grokjax.train.run_dir import SNAPSHOTS, atomic_write_bytes
+from grokjax.train.run_dir import SNAPSHOTS, atomic_write_bytes, load_npz
 
 SNAPSHOT_DIR = SNAPSHOTS
 DTYPES = ("float32", "float16")
@@ -96,5 +96,4 @@ def saved_steps(workdir: str, batch: int) -> list[int]:
 
 def read(workdir: str, batch: int, step: int) -> dict:
     """Nested params of every run of the batch at `step`."""
-    with np.load(snapshot_path(workdir, batch, step)) as data:
-        return unflatten({k: data[k] for k in data.files})
+    return unflatten(load_npz(snapshot_path(workdir, batch, step)))

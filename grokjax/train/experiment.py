@@ -28,7 +28,7 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
                         flags_text: str = "", max_runs_per_batch: int = 64, progress: bool = True,
                         checkpoint: CheckpointOptions = CheckpointOptions(), overwrite: bool = False,
                         dataset=None, model=None, task=None, extra: dict | None = None,
-                        tensorboard: bool = False, plots: bool = True) -> SweepResult:
+                        tensorboard: bool = False, plots: bool = True, files: dict | None = None) -> SweepResult:
     """Trains `grid` into the run directory `workdir`: config.json, flags.txt, the live metrics stream,
     summary.csv, metrics.npz, progress.json and (if `plots`) PNGs.
 
@@ -36,13 +36,14 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     ConfigError (one line) if it differs, unless `overwrite`. After each batch the
     runs finished so far are written, so an interrupted sweep leaves readable results.
     `dataset`, `model`, `task`: as run_sweep (the operation table and cfg.model by default);
-    describe them in `extra` (flat name -> value), so the resume check covers them.
+    describe them in `extra` (flat name -> value), so the resume check covers them. `files`: other
+    JSON files written with config.json once the workdir is checked (name -> object, e.g. shard.json).
     With several processes (launch/sweep.py on several hosts) every process trains its
     devices' share of each batch and checkpoints it; process 0 writes every other file.
     """
     config = experiment_config(cfg, grid, axes, max_runs_per_batch, checkpoint, extra)
     main = devices.is_main_process()
-    resuming = devices.on_main_process(lambda: run_dir.start(workdir, config, flags_text, overwrite))
+    resuming = devices.on_main_process(lambda: run_dir.start(workdir, config, flags_text, overwrite, files))
     finished = resuming and main and bool((run_dir.read_progress(workdir) or {}).get("complete"))
     if resuming and main:  # the other processes waited for the workdir
         print(f"{'reading back the finished' if finished else 'resuming the'} sweep in {workdir}"

@@ -40,6 +40,7 @@ from grokjax.config import ConfigError, StaticConfig
 
 CONFIG, FLAGS, SUMMARY, METRICS, STREAM = "config.json", "flags.txt", "summary.csv", "metrics.npz", "metrics.jsonl"
 PROGRESS, FIGURE, SHARD, LOCK = "progress.json", "figure.json", "shard.json", ".lock"
+LAYOUT = "layout.json"  # checkpoints/layout.json: the runs of each batch (grokjax.checkpoint.store)
 CHECKPOINTS, SNAPSHOTS, TENSORBOARD, SWEEPS = "checkpoints", "snapshots", "tensorboard", "sweeps"
 RESULT_FILES = (CONFIG, SUMMARY, METRICS, STREAM)
 EXTRA_FILES = (FLAGS, PROGRESS, FIGURE)
@@ -190,27 +191,47 @@ def _comparable(config: dict) -> dict:
 # ----------------------------------------------------------------------------- preparing a workdir
 
 
-def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = False) -> bool:
-    """Create or reuse `workdir` for the sweep `config`; True when it resumes one saved there.
+_KERNEL_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
-    The same configuration as the saved config.json resumes; a different one is
-    refused with one line naming what differs; `overwrite` removes grokjax's
-    outputs (never other files) and starts over. Without `config`, any used
-    workdir is refused. Holds a lock on the workdir until the process exits.
-    """
-    if not workdir:
-        raise ConfigError("--workdir is required: the directory the run writes its results to")
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ConfigError(f"--workdir={workdir} exists and is not a directory")
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=workdir, prefix=".probe-")
-        probe.close()
-    except OSError as err:
-        raise ConfigError(f"--workdir={workdir} is not writable ({err.strerror})") from None
-    _lock(workdir)
-    if overwrite:
-        clear_outputs(workdir)
+
+def check_writable_dir(path: str, flag: str = "--workdir") -> None:
+    """ConfigError (one line) unless `path` is, or can be made, a directory this process writes to.
+    Writes nothing: the nearest existing ancestor is checked instead of creating `path`."""
+    if not path:
+        raise ConfigError(f"{flag} is required: the directory the results are written to")
+    real = os.path.realpath(path)
+    kernel = next((k for k in _KERNEL_FILESYSTEMS if real == k or real.startswith(k + "/")), None)
+    if kernel:
+        raise ConfigError(f"{flag}={path} is inside {kernel}, a kernel filesystem, not a place for results; "
+                          "choose a directory on a disk")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"{flag}={path} exists and is not a directory")
+    parent = real
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"{flag}={path} cannot be created: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        where = "it" if parent == real else f"its existing parent {parent}"
+        raise ConfigError(f"{flag}={path} is not writable: this user may not create files in {where}")
+
+
+def check_writable_file(path: str, flag: str = "--out") -> None:
+    """ConfigError (one line) unless `path` can be written as a file (its directory exists and is writable)."""
+    if os.path.isdir(path):
+        raise ConfigError(f"{flag}={path} is a directory; name a file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{flag}={path}: its directory {folder} does not exist")
+    check_writable_dir(folder, flag)
+
+
+def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = False) -> bool:
+    """The check before anything is written: ConfigError (one line) unless `workdir` can hold the
+    sweep `config`; True when it holds that sweep already (a resume). Reads only."""
+    check_writable_dir(workdir)
+    if not os.path.isdir(workdir) or overwrite:
+        return False
     saved = read_config(workdir)
     used = [f for f in (*RESULT_FILES, *OUTPUT_DIRS) if os.path.exists(os.path.join(workdir, f))]
     if used and (saved is None or config is None):
@@ -226,16 +247,46 @@ def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = 
         if diff:
             raise ConfigError(f"--workdir={workdir} holds a sweep with a different configuration ({diff}); "
                               "pass --overwrite to start over")
-    _remove_temporaries(workdir)
+        for name in (PROGRESS, os.path.join(CHECKPOINTS, LAYOUT)):  # what a resume reads next: damage refused now
+            _read_json(os.path.join(workdir, name))
     return saved is not None
 
 
-def start(workdir: str, config: dict, flags_text: str = "", overwrite: bool = False) -> bool:
-    """prepare_workdir, then config.json and flags.txt written; True when it resumes a saved sweep."""
+def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = False) -> bool:
+    """Create or reuse `workdir` for the sweep `config`; True when it resumes one saved there.
+
+    The same configuration as the saved config.json resumes; a different one is
+    refused with one line naming what differs; `overwrite` removes grokjax's
+    outputs (never other files) and starts over. Without `config`, any used
+    workdir is refused. Everything is checked (check_workdir) before the first
+    write; then a lock on the workdir is held until the process exits.
+    """
+    check_workdir(workdir, config, overwrite)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=workdir, prefix=".probe-")
+        probe.close()
+    except OSError as err:
+        raise ConfigError(f"--workdir={workdir} is not writable: creating a file there failed ({err.strerror})") \
+            from None
+    _lock(workdir)
+    if overwrite:
+        clear_outputs(workdir)
+    resuming = check_workdir(workdir, config)  # again, now that the lock keeps other sweeps out
+    _remove_temporaries(workdir)
+    return resuming
+
+
+def start(workdir: str, config: dict, flags_text: str = "", overwrite: bool = False,
+          files: dict | None = None) -> bool:
+    """prepare_workdir, then config.json, flags.txt and `files` (name -> JSON, e.g. shard.json)
+    written; True when it resumes a saved sweep."""
     resuming = prepare_workdir(workdir, config, overwrite=overwrite)
     write_json(os.path.join(workdir, CONFIG), config)
     if flags_text:
         write_text(os.path.join(workdir, FLAGS), flags_text)
+    for name, obj in (files or {}).items():
+        write_json(os.path.join(workdir, name), obj)
     return resuming
 
 
@@ -323,24 +374,66 @@ def read_json(workdir: str, name: str):
     return _read_json(os.path.join(workdir, name))
 
 
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read whole with allow_pickle=False; ConfigError (one line) if the file
+    is damaged (truncated, not an npz, or holding object arrays, which only a foreign file has)."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        reason = "not an .npz archive of plain arrays" if "pickle" in str(err) else first_line(err)
+        raise ConfigError(f"{path} is damaged ({reason}); rerun the sweep that wrote it") from None
+    if not isinstance(arrays, dict) or any(a.dtype == object for a in arrays.values()):
+        raise ConfigError(f"{path} is damaged (it holds object arrays); rerun the sweep that wrote it")
+    return arrays
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """An exception as one line for a message: its type and first line, shortened at a word boundary."""
+    text = (str(err).strip().splitlines() or [""])[0]
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
 def read_metrics(workdir: str, extra: tuple[str, ...] = ()) -> tuple[np.ndarray, dict, dict, dict] | None:
-    """metrics.npz as (steps, curves, grid, the `extra` arrays); None if there is none."""
+    """metrics.npz as (steps, curves, grid, the `extra` arrays); None if there is none; ConfigError if damaged."""
     path = os.path.join(workdir, METRICS)
     if not os.path.exists(path):
         return None
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = load_npz(path)
+    if "steps" not in arrays:
+        raise ConfigError(f"{path} is damaged (it has no 'steps' array); rerun the sweep that wrote it")
     steps, curves, grid = unpack_metrics(arrays, extra)
     return steps, curves, grid, {k: arrays[k] for k in extra if k in arrays}
 
 
 def read_summary(workdir: str):
-    """summary.csv as a pandas DataFrame; None if there is none."""
+    """summary.csv as a pandas DataFrame; None if there is none; ConfigError if damaged (it is written
+    whole, so a missing last newline, a ragged row or a header without `run` means damage)."""
     path = os.path.join(workdir, SUMMARY)
     if not os.path.exists(path):
         return None
     import pandas as pd  # local: only the readers need it
-    return pd.read_csv(path)
+
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+        rows = list(csv.reader(io.StringIO(text)))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ConfigError(f"{path} is damaged ({first_line(err)})") from None
+    if not text.endswith("\n") or not rows or "run" not in rows[0] or "\0" in text:
+        raise ConfigError(f"{path} is damaged (not a whole summary table with a 'run' column)")
+    ragged = next((i for i, row in enumerate(rows) if len(row) != len(rows[0])), None)
+    if ragged is not None:
+        raise ConfigError(f"{path} is damaged (line {ragged + 1} has {len(rows[ragged])} fields, "
+                          f"the header {len(rows[0])})")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (ValueError, pd.errors.ParserError) as err:
+        raise ConfigError(f"{path} is damaged ({first_line(err)})") from None
 
 
 # ----------------------------------------------------------------------------- the live stream
