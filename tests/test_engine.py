@@ -112,13 +112,25 @@ def test_grid_order_and_seeds():
     assert np.all(grid["wd"] == 2.0)
 
 
-def test_eval_schedules():
+def test_linear_eval_schedule():
     assert list(eval_steps(250, 100)) == [0, 100, 200, 250]
-    log = eval_steps(100_000, 10, "log")
+
+
+@pytest.mark.parametrize("steps, eval_every", [(100_000, 10), (1_000_000, 100), (14_000, 50), (1000, 10), (7, 3)])
+def test_log_eval_schedule_gaps_never_shrink(steps, eval_every):
+    """Each gap is one compiled chunk length: the gaps are eval_every * 2^k and never shrink (each
+    at most doubles its predecessor), so there are only ~log2(steps / eval_every) distinct lengths.
+    The last gap is the remainder up to `steps` and may be shorter."""
+    log = eval_steps(steps, eval_every, "log")
+    assert log[0] == 0 and log[-1] == steps
     gaps = np.diff(log)
-    assert log[0] == 0 and log[-1] == 100_000
-    assert np.all(gaps[:-1] <= gaps[1:] + 0) or len(set(gaps)) < 20  # few distinct compiled lengths
-    assert len(set(gaps.tolist())) <= 15
+    assert np.all(gaps > 0)
+    body = gaps[:-1]
+    assert np.all(body[1:] >= body[:-1])  # non-decreasing
+    assert set((body[1:] // body[:-1]).tolist()) <= {1, 2} and np.all(body[1:] % body[:-1] == 0)
+    assert np.all(np.log2(body / eval_every) % 1 == 0)  # eval_every * 2^k
+    assert gaps[-1] <= 2 * body[-1] if body.size else gaps[-1] <= eval_every
+    assert len(set(gaps.tolist())) <= np.log2(max(steps // eval_every, 1)) + 2
 
 
 @pytest.mark.parametrize("variant", [{}, {"norm": "batchnorm"}])
