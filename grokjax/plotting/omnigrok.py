@@ -44,7 +44,8 @@ def plot_landscape_heatmaps(path: str, alphas, sizes, panels: dict[str, np.ndarr
     for ax, (label, values) in zip(axes[0], panels.items()):
         im = ax.pcolormesh(np.arange(len(alphas) + 1), np.arange(len(sizes) + 1), values, cmap="viridis",
                            vmin=0, vmax=max(np.nanmax(values), 1e-6), shading="flat")
-        ax.set_xticks(np.arange(len(alphas)) + 0.5, [f"{a:.2g}" for a in alphas], rotation=90, fontsize=7)
+        ax.set_xticks(np.arange(len(alphas)) + 0.5, [f"{a:.2g}" if a < 100 else f"{a:.0f}" for a in alphas],
+                      rotation=90, fontsize=7)
         ax.set_yticks(np.arange(len(sizes)) + 0.5, [f"{s:g}" for s in sizes], fontsize=7)
         ax.set_xlabel(r"$\alpha = w / w_0$")
         ax.set_ylabel(size_label)
