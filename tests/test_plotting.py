@@ -67,6 +67,11 @@ def test_step_axis_is_logarithmic_and_keeps_step_zero():
     assert list(ax.get_xticks()) == [0, 100, 1000, 10000]  # no power of ten inside the linear part
     fig.canvas.draw()
     assert not _overlaps(_label_boxes(fig, ax.xaxis))
+    short = np.arange(0, 8001, 400)  # evaluations every 400 steps: one power of ten past the first
+    log_step_axis(ax, short)
+    assert list(ax.get_xticks()) == [0, 500, 1000, 2000, 5000]
+    fig.canvas.draw()
+    assert not _overlaps(_label_boxes(fig, ax.xaxis))
     plt.close(fig)
 
 

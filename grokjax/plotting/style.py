@@ -23,10 +23,17 @@ def log_step_axis(ax, steps, label: str = "step") -> None:
     last = max(float(steps.max()), first) if steps.size else 1.0
     ax.set_xscale("symlog", linthresh=first, linscale=0.5)
     ax.set_xlim(min(0.0, float(steps.min())) if steps.size else 0.0, last)
-    # Ticks at 0 and at the powers of 10 past the linear part (symlog's own put 10 next to 0).
+    # Ticks at 0 and at the powers of 10 past the linear part (symlog's own put 10 next to 0); on a
+    # short axis (evaluations every few hundred steps) also at 2x and 5x, labelled as plain numbers.
     decades = 10.0 ** np.arange(np.ceil(np.log10(first)), np.floor(np.log10(last)) + 1)
-    ax.xaxis.set_major_locator(ticker.FixedLocator([0.0, *decades]))
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "0" if v == 0 else f"$10^{{{np.log10(v):.0f}}}$"))
+    if len(decades) >= 2:
+        ax.xaxis.set_major_locator(ticker.FixedLocator([0.0, *decades]))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(
+            lambda v, _: "0" if v == 0 else f"$10^{{{np.log10(v):.0f}}}$"))
+    else:
+        nice = np.outer(10.0 ** np.arange(np.floor(np.log10(first)), np.ceil(np.log10(last)) + 1), [1, 2, 5]).ravel()
+        ax.xaxis.set_major_locator(ticker.FixedLocator([0.0, *nice[(nice >= first) & (nice <= last)]]))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _number(v)))
     minor = np.outer(10.0 ** np.arange(np.floor(np.log10(first)), np.ceil(np.log10(last)) + 1), np.arange(2, 10))
     ax.xaxis.set_minor_locator(ticker.FixedLocator(minor[(minor > first) & (minor < last)]))
     ax.set_xlabel(label)
