@@ -26,7 +26,8 @@ def main(argv):
         validate_static(cfg)
     except cli.ConfigError as err:
         cli.exit_on_config_error(err)
-    label = f"{cfg.op} mod {cfg.p}, {cfg.model} width {cfg.width}, frac {FLAGS.frac:g}"
+    # No frac here: the landscape sweeps it; the other parts' titles name it (common._train_size).
+    label = f"{cfg.op} mod {cfg.p}, {cfg.model} width {cfg.width}"
     common.run_parts(cfg, operation_dataset(cfg.op, cfg.p), None, label)
 
 

@@ -55,6 +55,8 @@ _FLAGS = (
     (flags.DEFINE_string, "dyn_alphas", "0.5,2", "alphas of the accuracy-curve panels"),
     (flags.DEFINE_string, "dyn_wds", "0,0.03,1", "weight decays of the accuracy-curve panels"),
     (flags.DEFINE_float, "scan_alpha", 2.0, "alpha of the weight-decay scan"),
+    (flags.DEFINE_list, "scan_fit_wds", [], "lo,hi: also fit the log-log slope over this wd range and draw it "
+     "(empty = only the fit over every finite point)"),
     (flags.DEFINE_string, "scan_wds", "", "weight decays of the scan (empty = no scan)"),
     (flags.DEFINE_string, "scan_fracs", "", "training fractions of the size scan (at --alpha, --wd)"),
     (flags.DEFINE_string, "constrained_alphas", "0.8", "alphas trained at constant weight norm (Fig. 9b)"),
@@ -85,6 +87,23 @@ def matmul_dtype() -> str:
 
 def _values(name: str) -> np.ndarray:
     return cli.parse_values(name, getattr(flags.FLAGS, name))
+
+
+def _train_size() -> str:
+    """The training-set size for a title where it is fixed (empty when it is the whole pool)."""
+    F = flags.FLAGS
+    if F.frac >= 1:
+        return ""
+    return f", N={F.frac * F.pool_size:g}" if F.pool_size else f", frac {F.frac:g}"
+
+
+def _fit(x: np.ndarray, y: np.ndarray, lo: float = 0.0, hi: float = np.inf, label: str = "fit"):
+    """The log-log fit of y over the finite points with lo <= x <= hi, as plot_time_vs draws it."""
+    inside = (x >= lo) & (x <= hi)
+    slope, intercept = loglog_slope(x[inside], y[inside])
+    used = x[inside & np.isfinite(y) & (y > 0)]
+    span = (used.min(), used.max()) if used.size else (np.nan, np.nan)
+    return (f"{label}: slope {slope:.2f}", slope, intercept, *span)
 
 
 def _publish(path: str) -> None:
@@ -157,7 +176,7 @@ def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
     panels = {f"alpha={grid['alpha'][i]:g}, wd={grid['wd'][i]:g}":
               {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
                "weight_norm": result.curves["weight_norm"][i]} for i in range(n_dyn)}
-    title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps (dashed: weight norm)"
+    title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps{_train_size()} (dashed: weight norm)"
     run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels, title,
                       ncols=len(_values("dyn_wds")), extra="weight_norm")
     _publish(os.path.join(workdir, "curves.png"))
@@ -166,18 +185,24 @@ def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
         scan = slice(n_dyn, None)
         times = steps_to({k: v[scan] for k, v in result.curves.items()}, result.steps, F.threshold)
         wd = grid["wd"][scan]
-        fit = loglog_slope(wd, times["test"])
+        fits = [_fit(wd, times["test"], label="fit over every finite point" if F.scan_fit_wds else "fit")]
+        report = {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
+                  "steps_test": times["test"].tolist(), "loglog_slope_test": fits[0][1]}
+        if F.scan_fit_wds:
+            lo, hi = (float(v) for v in F.scan_fit_wds)
+            fits.append(_fit(wd, times["test"], lo, hi, label=f"fit over wd {lo:g}-{hi:g}"))
+            report.update(scan_fit_wds=[lo, hi], loglog_slope_test_in_range=fits[1][1])
         pct = f"{100 * F.threshold:g}%"
         run_dir.save_plot(os.path.join(workdir, "time_vs_wd.png"), plots.plot_time_vs, wd,
                           {f"train {pct}": times["train"], f"test {pct}": times["test"]},
-                          f"{label}: alpha={F.scan_alpha:g}; steps to {pct} accuracy", "weight decay",
-                          fits={f"test {pct}": fit})
+                          f"{label}{_train_size()}: alpha={F.scan_alpha:g}; steps to {pct} accuracy",
+                          "weight decay", fits=fits)
         _publish(os.path.join(workdir, "time_vs_wd.png"))
-        run_dir.write_json(os.path.join(workdir, "time_vs_wd.json"),
-                           {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
-                            "steps_test": times["test"].tolist(), "loglog_slope_test": fit[0]})
-        out.update(scan_wd=wd, scan_times=times, slope=fit[0])
-        print(f"steps to {pct} test accuracy vs wd: log-log slope {fit[0]:.3f} (LU mechanism: -1)")
+        run_dir.write_json(os.path.join(workdir, "time_vs_wd.json"), report)
+        out.update(scan_wd=wd, scan_times=times, slope=fits[0][1])
+        for name, slope, *_ in fits:
+            print(f"steps to {pct} test accuracy vs wd, {name.split(':')[0]}: log-log slope {slope:.3f} "
+                  "(LU mechanism: -1)")
     return out
 
 
@@ -210,7 +235,8 @@ def run_constrained(cfg, base, dataset, model, label: str) -> dict:
               {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
                "weight_norm": result.curves["weight_norm"][i]} for i in range(len(grid["alpha"]))}
     run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels,
-                      f"{label}: constrained weight norm, lr {base['lr']:g}", ncols=min(3, len(panels)),
+                      f"{label}{_train_size()}: constrained weight norm, lr {base['lr']:g}",
+                      ncols=min(3, len(panels)),
                       extra="weight_norm")
     _publish(os.path.join(workdir, "curves.png"))
     times = steps_to(result.curves, result.steps, F.threshold)
@@ -218,6 +244,14 @@ def run_constrained(cfg, base, dataset, model, label: str) -> dict:
                        {"alpha": grid["alpha"].tolist(), "steps_train": times["train"].tolist(),
                         "steps_test": times["test"].tolist()})
     return {"times": times}
+
+
+def _is_range(values: list[str]) -> bool:
+    try:
+        lo, hi = (float(v) for v in values)
+    except ValueError:
+        return False
+    return lo < hi
 
 
 def run_parts(cfg, dataset, model, label: str) -> None:
@@ -232,6 +266,8 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         base = cli.base_hparams()
         for name in ("landscape_alphas", "landscape_fracs", "dyn_alphas", "dyn_wds"):
             _values(name)
+        if F.scan_fit_wds and (len(F.scan_fit_wds) != 2 or not _is_range(F.scan_fit_wds)):
+            raise ConfigError(f"--scan_fit_wds={','.join(F.scan_fit_wds)}: want two numbers lo,hi with lo < hi")
         cli.checkpoint_options(cfg)  # checked before anything is written
         # The set's config.json: what every part shares (the static settings and the data); each part's
         # own sweep is checked (resume or refuse) in its run directory.

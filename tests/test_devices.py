@@ -4,25 +4,24 @@ import subprocess
 import sys
 import textwrap
 
-import chex
-import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
-
 from grokjax.data.datasets import operation_dataset
 from grokjax.train import devices
 from grokjax.train.run import make_run_fns
 from grokjax.train.sweep import BatchTrainer, make_grid
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
 # Run in a fresh process: the device count is fixed when JAX starts.
-FOUR_DEVICES = textwrap.dedent("""
-    import chex, jax, numpy as np
+FOUR_DEVICES = textwrap.dedent(f"""
+    import sys
+    import jax, numpy as np
+    sys.path.insert(0, {TESTS!r})
+    from tolerances import assert_f32_close
     from grokjax.config import StaticConfig
     from grokjax.train import sweep
     assert jax.device_count() == 4, jax.devices()
     cfg = StaticConfig(op="add", p=11, width=32, steps=40, eval_every=20, batch_size=16, loss="ce")
-    grid = sweep.make_grid({"lr": 0.01, "wd": 1.0}, [("frac", [0.3, 0.5, 0.7]), ("xi", [0.0, 0.2])])
+    grid = sweep.make_grid({{"lr": 0.01, "wd": 1.0}}, [("frac", [0.3, 0.5, 0.7]), ("xi", [0.0, 0.2])])
     grid["dropout"][1] = 0.1
     trainer = sweep.BatchTrainer(cfg, sweep.make_run_fns(cfg, sweep.operation_dataset("add", 11)))
     state = trainer.init(trainer.place(sweep._pad(grid, np.arange(4), 4)))
@@ -30,8 +29,9 @@ FOUR_DEVICES = textwrap.dedent("""
     sharded = sweep.run_sweep(cfg, grid, max_runs_per_batch=4, progress=False)  # batches 4 + 2 (padded)
     sweep._run_mesh = lambda: None  # the same sweep on one device
     single = sweep.run_sweep(cfg, grid, max_runs_per_batch=4, progress=False)
-    chex.assert_trees_all_close(sharded.curves, single.curves, rtol=1e-5, atol=1e-6)
-    chex.assert_trees_all_close(sharded.params, single.params, rtol=1e-5, atol=1e-6)
+    # Another program (per-device shards): float32 reassociation over <= 121 rows, 40 steps.
+    assert_f32_close(sharded.curves, single.curves, k=121, steps=40)
+    assert_f32_close(sharded.params, single.params, k=121, steps=40)
     assert np.array_equal(sharded.diverged, single.diverged)
     print("OK")
 """)
@@ -55,28 +55,3 @@ def test_memory_is_linear_in_runs_and_sizes_batches(tiny_cfg):
     assert devices.runs_for_budget(per_run, 10 * per_run, safety=0.8) == 8
     assert devices.runs_for_budget(per_run, 0.1 * per_run) == 1  # always at least one run
 
-
-def test_shards_cover_the_grid_in_order():
-    from grokjax.merge import shard_runs
-    parts = [shard_runs(10, i, 3) for i in range(3)]
-    assert np.array_equal(np.concatenate(parts), np.arange(10))
-    assert [len(p) for p in parts] == [4, 3, 3]
-
-
-@pytest.mark.parametrize("op", ["add", "div"])  # div: y runs over 1..p-1 only
-def test_mlp_full_table_path_equals_one_hot_path(op, monkeypatch):
-    from grokjax.models import mlp
-    inputs = operation_dataset(op, 11).inputs
-    model = mlp.make_mlp(11, width=16)
-    params, state = model.init(jax.random.key(0))
-
-    def loss(p):
-        return jnp.sum(jnp.square(model.apply(p, state, inputs)[0]))
-
-    assert mlp.product_grid(inputs) is not None
-    assert mlp.product_grid(inputs[::-1]) is None  # other row orders take the generic path
-    fast, fast_grads = model.apply(params, state, inputs)[0], jax.grad(loss)(params)
-    monkeypatch.setattr(mlp, "USE_TABLE_STRUCTURE", False)
-    slow, slow_grads = model.apply(params, state, inputs)[0], jax.grad(loss)(params)
-    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
-    chex.assert_trees_all_close(fast_grads, slow_grads, rtol=1e-5, atol=1e-6)

@@ -44,6 +44,16 @@ def test_table2_phases_on_hand_made_accuracies():
     assert classify_phase(0.85, 0.99, 0.1) == "full_inversion"
 
 
+def test_phases_follow_doshi_table_2():
+    train = [0.95, 0.80, 0.60, 0.95, 0.30, 0.30]
+    test = [0.95, 0.95, 0.95, 0.10, 0.10, 0.10]
+    best = [0.95, 0.95, 0.95, 0.10, 0.99, 0.20]
+    xi = 0.35  # partial inversion needs train >= 1.05 - xi = 0.70
+    assert list(classify_phase(train, test, xi, best)) == [
+        "coexistence", "partial_inversion", "full_inversion", "memorization", "forgetting", "confusion"]
+    assert classify_phase(np.nan, 0.5, 0.1) == "diverged"
+
+
 def _load_script(name):
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)

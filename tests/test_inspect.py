@@ -8,6 +8,7 @@ import chex
 import jax
 import numpy as np
 import pytest
+from tolerances import assert_f32_close
 
 from grokjax import inspect
 from grokjax.checkpoint.store import CheckpointOptions
@@ -33,9 +34,10 @@ def test_single_run_extraction_equals_the_run_trained_alone(workdir):
     config, params, metrics = inspect.load_run(str(workdir), 3)
     assert config.step == 60 and config.static == CFG
     assert (config.hparams["wd"], config.hparams["frac"]) == pytest.approx((5.0, 0.7))
-    chex.assert_trees_all_close(params, jax.tree.map(lambda a: a[0], alone.params), rtol=2e-4, atol=2e-5)
+    # Trained in a batch of 2 vs alone: two programs; p = 11 (<= 121-row sums), 60 steps.
+    assert_f32_close(params, jax.tree.map(lambda a: a[0], alone.params), k=121, steps=60)
     for name in ("train_acc", "val_acc", "weight_norm"):
-        np.testing.assert_allclose(metrics[name], alone.curves[name][0], rtol=2e-4, atol=2e-5)
+        assert_f32_close(metrics[name], alone.curves[name][0], k=121, steps=60)
     _, early, _ = inspect.load_run(str(workdir), 3, step=20)  # a float16 snapshot
     assert early["W"].dtype == np.float16
     sweep = inspect.load_sweep(str(workdir))

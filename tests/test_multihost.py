@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 from conftest import assert_results_close, subprocess_env
+from tolerances import assert_f32_close, f32_rtol
 
 from grokjax import cli
 
@@ -101,11 +102,13 @@ def test_stopped_multihost_sweep_resumes_to_the_one_process_result(tmp_path):
 
     one_process(tmp_path / "one")
     assert len(pd.read_csv(tmp_path / "multi" / "summary.csv")) == 6
-    # 4 devices in 2 processes vs 1 device: the same runs, up to float rounding (docs/checkpoints.md).
-    assert_results_close(tmp_path / "multi", tmp_path / "one", rtol=1e-5, atol=1e-6)
+    # 4 devices in 2 processes vs 1 device: the same runs, up to float32 reassociation (docs/checkpoints.md):
+    # p = 11 (<= 121-row sums), 100 steps; atol for metrics near 0 (losses and accuracies are <= ~1).
+    rtol = f32_rtol(121, steps=100)
+    assert_results_close(tmp_path / "multi", tmp_path / "one", rtol=rtol, atol=rtol)
     for step in (20, 60):  # snapshots: process 0 wrote every run's parameters, gathered from both
         with np.load(tmp_path / "multi" / "snapshots" / "batch_001" / f"step_{step:08d}.npz") as a, \
                 np.load(tmp_path / "one" / "snapshots" / "batch_001" / f"step_{step:08d}.npz") as b:
             for k in b.files:
                 assert a[k].shape == b[k].shape == (2, *b[k].shape[1:])  # the padding run dropped
-                np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+                assert_f32_close({k: a[k]}, {k: b[k]}, k=121, steps=step)

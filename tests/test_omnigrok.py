@@ -1,26 +1,12 @@
-"""Omnigrok building blocks: vector MLP init, teacher-student data, reduced landscapes, fits."""
+"""Omnigrok building blocks: teacher-student data, reduced landscapes at constant norm, fits.
+(The vector MLP, LSTM and GCN are tested in test_models.py.)"""
 import numpy as np
-import jax
+from tolerances import U32
 
 from grokjax.analysis.landscape import loglog_slope, lu_shape, reduced_landscape, steps_to
 from grokjax.config import StaticConfig
 from grokjax.data.teacher_student import teacher_student_dataset
-from grokjax.models.vector_mlp import layer_sizes, make_vector_mlp
-
-
-def test_vector_mlp_has_pytorch_default_init():
-    model = make_vector_mlp([64, 200, 10], activation="relu")
-    params, _ = model.init(jax.random.key(0))
-    for layer, fan_in in (("layer_0", 64), ("layer_1", 200)):
-        for part in ("w", "b"):
-            x = np.asarray(params[layer][part])
-            bound = 1 / np.sqrt(fan_in)
-            assert np.abs(x).max() <= bound
-            if x.size > 1000:  # U[-s, s] has std s / sqrt(3)
-                np.testing.assert_allclose(x.std(), bound / np.sqrt(3), rtol=0.05)
-    out, _ = model.apply(params, {}, np.ones((3, 8, 8), np.float32))
-    assert out.shape == (3, 10)
-    assert layer_sizes(784, 200, 3, 10) == [784, 200, 200, 10]
+from grokjax.models.vector_mlp import make_vector_mlp
 
 
 def test_teacher_student_data_is_a_fixed_regression_split():
@@ -40,12 +26,15 @@ def test_reduced_landscape_grid_is_at_constant_norm():
                              progress=False)
     assert land.metrics["train_loss"].shape == (2, 3)
     norms = land.metrics["weight_norm"]
-    np.testing.assert_allclose(norms[:, 2] / norms[:, 0], 8.0, rtol=1e-4)
+    # A global norm sums K = 453 positive squares: relative error <= K u, once when the projection
+    # measures it and once when the metric does; x4 safety.
+    norm_rtol = 4 * 2 * 453 * U32
+    np.testing.assert_allclose(norms[:, 2] / norms[:, 0], 8.0, rtol=2 * norm_rtol)
     assert bool(land.result.cfg.constrain_norm) and np.all(land.result.grid["wd"] == 0)
     assert np.all(np.isfinite(land.metrics["val_loss"]))
     # StaticConfig.constrain_norm: the norm stays at alpha * w0 through training, while training works.
     curves = land.result.curves
-    np.testing.assert_allclose(curves["weight_norm"], curves["weight_norm"][:, :1] * np.ones((1, 3)), rtol=1e-4)
+    np.testing.assert_allclose(curves["weight_norm"], curves["weight_norm"][:, :1] * np.ones((1, 3)), rtol=norm_rtol)
     assert np.all(curves["train_loss"][:, -1] < curves["train_loss"][:, 0])
 
 
@@ -60,25 +49,6 @@ def test_lu_shape_and_loglog_slope():
     steps = np.array([0, 10, 20])
     times = steps_to({"train_acc": np.array([[0, 1.0, 1]]), "val_acc": np.array([[0, 0.5, 0.96]])}, steps, 0.95)
     assert times["train"][0] == 10 and times["test"][0] == 20
-
-
-def test_lstm_and_gcn_shapes_and_standard_init():
-    from grokjax.models.gcn import make_gcn
-    from grokjax.models.lstm import make_lstm
-    lstm = make_lstm(50, 2, embed=8, hidden=16, layers=2)
-    params, _ = lstm.init(jax.random.key(0))
-    assert np.abs(np.asarray(params["lstm_1"]["w_h"])).max() <= 0.25  # U[-1/sqrt(16), 1/sqrt(16)]
-    tokens = np.zeros((3, 7), np.int32)
-    tokens[:, -2:] = [[1, 2], [3, 4], [1, 2]]
-    out, _ = lstm.apply(params, {}, tokens)
-    assert out.shape == (3, 2)
-    np.testing.assert_allclose(out[0], out[2], rtol=1e-6)
-    gcn = make_gcn(5, hidden=8)
-    params, _ = gcn.init(jax.random.key(1))
-    graphs = {"nodes": np.eye(5, dtype=np.float32)[None].repeat(2, 0), "adj": np.eye(5, dtype=np.float32)[None]
-              .repeat(2, 0), "mask": np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)}
-    out, _ = gcn.apply(params, {}, graphs)
-    assert out.shape == (2, 1) and not np.allclose(out[0], out[1])
 
 
 def test_omnigrok_script_writes_a_set_of_run_directories_and_reads_it_back(tmp_path):

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+from tolerances import U32
 
 from grokjax.analysis.representation import (decoder, init_norm, reduced_trajectory, representation,
                                              representation_landscape, toy_addition)
@@ -38,7 +39,10 @@ def test_landscape_is_at_constant_norm_and_linear_representation_generalizes():
     curves, grid = land.result.curves, land.result.grid
     # Every run stays on its sphere |w| = alpha * w0 while the training loss falls.
     w0 = init_norm(decoder(16, 8), [0])
-    np.testing.assert_allclose(curves["weight_norm"], (grid["alpha"] * w0)[:, None] * np.ones((1, 4)), rtol=1e-4)
+    # The decoder's 440 parameters: a sum of K = 440 positive squares (<= K u) when the projection
+    # and when the metric measure the norm, and another program for w0; x4 safety.
+    np.testing.assert_allclose(curves["weight_norm"], (grid["alpha"] * w0)[:, None] * np.ones((1, 4)),
+                               rtol=4 * 3 * 440 * U32)
     assert np.all(curves["train_loss"][:, -1] < curves["train_loss"][:, 0])
     # Split sizes as asked, nested for one data seed.
     train_counts = np.round(land.result.grid["frac"] * task.size - 0.5)

@@ -1,8 +1,9 @@
-"""Constrained-norm training: the optax projection (the engine flag is tested in test_omnigrok)."""
+"""Constrained-norm training: the optax projection (the engine flag is tested in test_omnigrok.py)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from tolerances import U32
 
 from grokjax.optim.weight_norm import constrain_global_norm, global_norm
 
@@ -22,7 +23,9 @@ def test_projection_keeps_norm_and_moves_direction():
     p = params
     for _ in range(10):
         p, state = step(p, state)
-        np.testing.assert_allclose(global_norm(p), w0, rtol=1e-5)
+        # 10 positive squares summed, when projecting and when measuring (<= K u each), plus a few
+        # elementwise roundings; x4 safety.
+        np.testing.assert_allclose(global_norm(p), w0, rtol=4 * 2 * 10 * U32)
     cos = sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(p), jax.tree.leaves(params))) / w0 ** 2
     assert cos < 0.99 and loss(p) < loss(params)  # it moved on the sphere, downhill
 
@@ -31,4 +34,5 @@ def test_explicit_target_norm():
     params = {"w": jnp.array([3.0, 4.0])}
     opt = constrain_global_norm(2.0)
     updates, _ = opt.update({"w": jnp.array([0.0, 0.0])}, opt.init(params), params)
+    # |(3, 4)| = 5 exactly; then a scale 2 / 5 and a product: two roundings, 2 u < 1e-6.
     np.testing.assert_allclose(optax.apply_updates(params, updates)["w"], [1.2, 1.6], rtol=1e-6)

@@ -7,16 +7,19 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from grokjax.plotting.style import finish, log_step_axis, save  # noqa: E402
+
 ACC_CURVES = {"train_acc": ("train", "C0"), "val_acc": ("test", "C1"),
               "train_clean_acc": ("train, clean", "C2"), "train_corrupt_acc": ("train, corrupted (given label)", "C3"),
               "train_corrupt_true_acc": ("train, corrupted (true label)", "C4")}
 
 
 def _save(fig, path: str, left: float = 0.08, bottom: float = 0.14) -> None:
-    # Fixed margins: tight_layout costs most of the plotting time (a full extra draw per figure).
-    fig.subplots_adjust(left=left, right=0.98, bottom=bottom, top=0.9, wspace=0.3, hspace=0.55)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    # Fixed margins (tight_layout would cost a full extra draw per figure); the saved bounding box
+    # still grows to every label, so a long tick label cannot be clipped.
+    fig.subplots_adjust(left=left, right=0.98, bottom=bottom, top=0.9, wspace=0.35, hspace=0.55)
+    finish(fig)
+    save(fig, path, dpi=100)
 
 
 def _accuracy_panel(ax, steps, curves: dict, run: int | None, xi: float) -> None:
@@ -26,7 +29,7 @@ def _accuracy_panel(ax, steps, curves: dict, run: int | None, xi: float) -> None
             ax.plot(steps, curves[name] if run is None else curves[name][run], label=label, color=color, lw=1.4)
     ax.axhline(1 - xi, color="gray", ls=":", lw=1, label=f"1 - xi = {1 - xi:.2f}")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step")
+    log_step_axis(ax, steps)
 
 
 def plot_training_curves(path: str, steps: np.ndarray, curves: dict, titles: list[str], xi: float) -> None:
@@ -56,7 +59,7 @@ def plot_run_curves(path: str, steps: np.ndarray, curves: dict, titles: list[str
             if name in curves:
                 axes[1][i].plot(steps, curves[name][i], label=label, color=color, lw=1.4)
         axes[1][i].set_yscale("log")
-        axes[1][i].set_xlabel("step")
+        log_step_axis(axes[1][i], steps)
     axes[0][0].set_ylabel("accuracy")
     axes[1][0].set_ylabel("loss")
     axes[0][-1].legend(fontsize=7, loc="lower right")
@@ -72,7 +75,7 @@ def plot_ipr_over_time(path: str, snap_steps, mean_ipr, steps, val_acc, train_ac
     ax.plot(steps, train_acc, label="train acc", color="C0")
     ax.plot(steps, val_acc, label="test acc", color="C1")
     ax.plot(snap_steps, mean_ipr, "o-", label="mean IPR", color="C2")
-    ax.set_xlabel("step")
+    log_step_axis(ax, np.concatenate([np.asarray(steps), np.asarray(snap_steps)]))
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
@@ -137,7 +140,7 @@ def plot_forgetting(path: str, steps, curves: dict, norms: dict[str, np.ndarray]
     for name, values in norms.items():
         axes[1].plot(steps, values, label=name)
     axes[1].set_yscale("log")
-    axes[1].set_xlabel("step")
+    log_step_axis(axes[1], steps)
     axes[1].set_ylabel("Frobenius norm")
     axes[1].legend(fontsize=7)
     _save(fig, path)

@@ -9,11 +9,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from grokjax.plotting.style import finish, log_step_axis, save  # noqa: E402
+
 
 def _save(fig, path: str) -> None:
+    finish(fig)  # titles wrapped before the layout makes room for them
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_lu(path: str, alphas, rows: dict[str, tuple[np.ndarray, np.ndarray]], title: str,
@@ -42,7 +44,8 @@ def plot_landscape_heatmaps(path: str, alphas, sizes, panels: dict[str, np.ndarr
     for ax, (label, values) in zip(axes[0], panels.items()):
         im = ax.pcolormesh(np.arange(len(alphas) + 1), np.arange(len(sizes) + 1), values, cmap="viridis",
                            vmin=0, vmax=max(np.nanmax(values), 1e-6), shading="flat")
-        ax.set_xticks(np.arange(len(alphas)) + 0.5, [f"{a:.2g}" for a in alphas], rotation=90, fontsize=7)
+        ax.set_xticks(np.arange(len(alphas)) + 0.5, [f"{a:.2g}" if a < 100 else f"{a:.0f}" for a in alphas],
+                      rotation=90, fontsize=7)
         ax.set_yticks(np.arange(len(sizes)) + 0.5, [f"{s:g}" for s in sizes], fontsize=7)
         ax.set_xlabel(r"$\alpha = w / w_0$")
         ax.set_ylabel(size_label)
@@ -61,17 +64,15 @@ def plot_accuracy_grid(path: str, steps, panels: dict[str, dict[str, np.ndarray]
     """
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
-    x = np.maximum(steps, 1)
     for ax, (label, curves) in zip(axes.flat, panels.items()):
-        ax.plot(x, curves["train"], color="tab:blue", label="train")
-        ax.plot(x, curves["test"], color="tab:red", label="test")
-        ax.set_xscale("log")
+        ax.plot(steps, curves["train"], color="tab:blue", label="train")
+        ax.plot(steps, curves["test"], color="tab:red", label="test")
+        log_step_axis(ax, steps)
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(label, fontsize=9)
-        ax.set_xlabel("step")
         if extra and extra in curves:
             twin = ax.twinx()
-            twin.plot(x, curves[extra], color="k", ls="--", lw=1, label=extra)
+            twin.plot(steps, curves[extra], color="k", ls="--", lw=1, label=extra)
             # From 0: a constant norm (constrained runs) then shows as a flat line, not float noise.
             twin.set_ylim(0, 1.1 * max(float(np.nanmax(curves[extra])), 1e-6))
             twin.set_ylabel(extra, fontsize=8)
@@ -83,16 +84,19 @@ def plot_accuracy_grid(path: str, steps, panels: dict[str, dict[str, np.ndarray]
 
 
 def plot_time_vs(path: str, x, times: dict[str, np.ndarray], title: str, xlabel: str,
-                 fits: dict[str, tuple[float, float]] | None = None, log_x: bool = True) -> None:
-    """Steps to reach an accuracy against weight decay (Fig. 2c, 10) or data size (Fig. 3e)."""
+                 fits: Sequence[tuple[str, float, float, float, float]] = (), log_x: bool = True) -> None:
+    """Steps to reach an accuracy against weight decay (Fig. 2c, 10) or data size (Fig. 3e).
+
+    Each fit (legend label, slope, intercept, x_lo, x_hi) is a log-log line drawn over [x_lo, x_hi].
+    """
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     x = np.asarray(x, float)
     for (label, t), marker in zip(times.items(), "os^v"):
         ax.plot(x, t, marker, label=label)
-        if fits and label in fits and np.isfinite(fits[label][0]):
-            slope, intercept = fits[label]
-            xs = np.geomspace(np.nanmin(x), np.nanmax(x), 20)
-            ax.plot(xs, 10 ** (intercept + slope * np.log10(xs)), "--", lw=1, label=f"fit slope {slope:.2f}")
+    for (label, slope, intercept, lo, hi), ls in zip(fits, ("--", "-", "-.", ":")):
+        if np.isfinite(slope):
+            xs = np.geomspace(lo, hi, 20)
+            ax.plot(xs, 10 ** (intercept + slope * np.log10(xs)), ls, lw=1.2, label=label)
     if log_x:
         ax.set_xscale("log")
     ax.set_yscale("log")

@@ -12,6 +12,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from grokjax.analysis.phases import PHASES  # noqa: E402
+from grokjax.plotting.style import finish, log_step_axis, save  # noqa: E402
 
 PHASE_COLORS = {"coexistence": "#4c72b0", "partial_inversion": "#55a868", "full_inversion": "#c9b13c",
                 "memorization": "#c44e52", "forgetting": "#8172b2", "confusion": "#937860",
@@ -66,8 +67,8 @@ def plot_heatmap(path, values, grid, x_axis, y_axis, title, vmin=0.0, vmax=1.0):
     fig.colorbar(image, ax=ax, shrink=0.8)
     _axes(ax, xs, ys, x_axis, y_axis)
     ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish(fig)
+    save(fig, path)
 
 
 def plot_phase_diagram(path, phases, grid, x_axis, y_axis, title):
@@ -81,11 +82,11 @@ def plot_phase_diagram(path, phases, grid, x_axis, y_axis, title):
     ax.legend(handles=[Patch(color=PHASE_COLORS[p], label=p.replace("_", " ")) for p in present],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish(fig)
+    save(fig, path)
 
 
-def plot_curves(path, steps, curves, labels, title, log_x=False):
+def plot_curves(path, steps, curves, labels, title, log_x=True):
     """Train (dashed) and validation (solid) accuracy of each run; at most 12 runs drawn."""
     fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     colors = plt.cm.viridis(np.linspace(0, 0.9, min(len(labels), 12)))
@@ -93,11 +94,12 @@ def plot_curves(path, steps, curves, labels, title, log_x=False):
         ax.plot(steps, curves["train_acc"][i], "--", color=color, lw=1)
         ax.plot(steps, curves["val_acc"][i], "-", color=color, lw=1.5, label=labels[i])
     if log_x:
-        ax.set_xscale("symlog", linthresh=max(1, steps[1] if len(steps) > 1 else 1))
-    ax.set_xlabel("optimization step")
+        log_step_axis(ax, steps, "optimization step")
+    else:
+        ax.set_xlabel("optimization step")
     ax.set_ylabel("accuracy (train dashed, val solid)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish(fig)
+    save(fig, path)

@@ -7,16 +7,12 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from grokjax.plotting.style import finish, log_step_axis, save  # noqa: E402
+
 
 def _save(fig, path: str) -> None:
-    fig.savefig(path, dpi=120, bbox_inches="tight")  # long titles and outside legends stay whole
-    plt.close(fig)
-
-
-def _log_steps(ax, steps) -> None:
-    ax.set_xscale("symlog", linthresh=max(1, int(steps[1]) if len(steps) > 1 else 1))
-    ax.set_xlim(0, steps[-1])
-    ax.set_xlabel("optimization steps")
+    finish(fig)
+    save(fig, path)  # long titles and outside legends stay whole
 
 
 def plot_grokking(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], title: str,
@@ -35,7 +31,7 @@ def plot_grokking(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], t
         loss.plot(steps, curves["train_loss"][i], ls, color="tab:red", lw=1.2, label=f"train{tag}")
         loss.plot(steps, curves["val_loss"][i], ls, color="tab:green", lw=1.2, label=f"val{tag}")
     for ax in (acc, loss):
-        _log_steps(ax, steps)
+        log_step_axis(ax, steps, "optimization steps")
         ax.legend(frameon=False, fontsize=7)
         ax.grid(alpha=0.3)
     acc.set_ylabel("accuracy (%)")

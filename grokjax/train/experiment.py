@@ -113,4 +113,4 @@ def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str
     order = np.linspace(0, grid_size(grid) - 1, min(12, grid_size(grid))).astype(int)
     run_dir.save_plot(os.path.join(workdir, "curves.png"), plot_curves, result.steps,
                       {k: result.curves[k][order] for k in ("train_acc", "val_acc")}, [labels[i] for i in order],
-                      title, cfg.eval_schedule == "log")
+                      title)
