@@ -89,6 +89,16 @@ def flops_of(compiled) -> float:
     return float((cost or {}).get("flops", 0.0))
 
 
+def step_flops(fns, state, hp) -> float:
+    """XLA's FLOPs of one optimization step of one run (state, hp: one run's, arrays or shapes):
+    a 1-step chunk minus its evaluation."""
+    import functools
+
+    one = jax.jit(functools.partial(fns.train_chunk, n_steps=1)).lower(state, hp).compile()
+    ev = jax.jit(fns.evaluate).lower(state, hp).compile()
+    return flops_of(one) - flops_of(ev)
+
+
 def memory_of(compiled) -> dict[str, int]:
     m = compiled.memory_analysis()
     if m is None:

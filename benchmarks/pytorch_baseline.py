@@ -226,7 +226,7 @@ def measure_transformer(runs: list[int], threads: list[int]) -> list[dict]:
     import shutil
     import tempfile
 
-    from common import flops_of, matmul_fn
+    from common import matmul_fn, step_flops
 
     cfg = CONFIGS["power_transformer"]
     n1, n2 = TRANSFORMER_STEPS
@@ -240,16 +240,15 @@ def measure_transformer(runs: list[int], threads: list[int]) -> list[dict]:
     for r in [1, *runs]:
         grid = make_grid(TRANSFORMER_HPARAMS, seeds=r)
         c1 = compiled_chunk(cfg, grid, n1, alone=r == 1)
-        c2, compiled = compiled_chunk(cfg, grid, n2, alone=r == 1, with_compiled=True)
-        if r == 1:  # XLA's FLOPs of the step: a 1-step chunk minus its evaluation
-            one, one_compiled = compiled_chunk(cfg, grid, 1, alone=True, with_compiled=True)
+        c2 = compiled_chunk(cfg, grid, n2, alone=r == 1)
+        if r == 1:  # XLA's FLOPs of one run's step
+            import jax
+
             from grokjax.train.sweep import features_for, run_fns_for
             fns = run_fns_for(features_for(cfg, grid), grid, table)
-            import jax
             state = jax.eval_shape(jax.vmap(fns.init), grid)
-            state1 = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), state)
-            hp1 = {k: jax.ShapeDtypeStruct((), v.dtype) for k, v in grid.items()}
-            executed = flops_of(one_compiled) - flops_of(jax.jit(fns.evaluate).lower(state1, hp1).compile())
+            one_run = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)  # noqa: E731
+            executed = step_flops(fns, jax.tree.map(one_run, state), jax.tree.map(one_run, grid))
         jax_variants.append((r, c1, c2))
     fns = [matmul, *[(lambda f=f: f(TORCH_STEPS)) for _, (f, _, _) in torch_variants]]
     for _, c1, c2 in jax_variants:

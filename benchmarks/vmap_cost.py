@@ -27,8 +27,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import (CHUNK_STEPS, CONFIGS, best_times, flops_of, grid_of, load_average, matmul_fn,  # noqa: E402
-                    memory_of, tree_take, write_table)
+from common import (CHUNK_STEPS, CONFIGS, best_times, grid_of, load_average, matmul_fn, memory_of,  # noqa: E402
+                    step_flops, tree_take, write_table)
 from grokjax.data.datasets import operation_dataset  # noqa: E402
 from grokjax.train.run import make_run_fns  # noqa: E402
 from grokjax.train.sweep import BatchTrainer, features_for, run_fns_for  # noqa: E402
@@ -48,13 +48,6 @@ flags.DEFINE_string("out", "vmap_cost", "table name under benchmarks/results/")
 FLAGS = flags.FLAGS
 RUN_STEPS = 2000  # runs/s is quoted for runs of this many steps
 STEP_FACTOR = 3  # chunks of n and STEP_FACTOR * n steps: their difference is the steps alone
-
-
-def step_flops(fns, state, hp) -> float:
-    """FLOPs of one optimization step of one run: a 1-step chunk minus its evaluation."""
-    one = jax.jit(functools.partial(fns.train_chunk, n_steps=1)).lower(state, hp).compile()
-    ev = jax.jit(fns.evaluate).lower(state, hp).compile()
-    return flops_of(one) - flops_of(ev)
 
 
 def compiled_pair(fns, trainer, state, hp, n_steps):
