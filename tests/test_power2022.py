@@ -136,6 +136,13 @@ def test_sharpness_figure_reports_spearman(tmp_path):
     assert (tmp_path / "sharpness.png").stat().st_size > 0
 
 
+def test_titles_name_p_only_for_modular_operations():
+    # An S5 table is the 120 x 120 group table whatever p is: its titles must not say "p=23".
+    s5 = p22.StaticConfig(op="s5_mul", p=23, width=64)
+    assert p22.task_name(s5) == "s5_mul (S5)" and "p=" not in p22.describe(s5)
+    assert p22.task_name(p22.StaticConfig(op="add", p=23)) == "add p=23"
+
+
 def test_steps_to_threshold_on_synthetic_curves():
     steps = np.array([0, 10, 20, 40, 80])
     curves = np.array([[0.0, 0.5, 0.99, 1.0, 1.0],  # reaches 99% exactly at step 20
