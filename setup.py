@@ -23,6 +23,6 @@ setup(
     ],
     # bench: benchmarks/pytorch_baseline.py's plain PyTorch loop (grokjax itself never imports torch).
     # tensorboard: --tensorboard's event files (imported only then); the tests check them too.
-    extras_require={"test": ["pytest>=7", "tensorboardX>=2.6"], "bench": ["torch>=2.0"],
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "tensorboardX>=2.6"], "bench": ["torch>=2.0"],
                     "tensorboard": ["tensorboardX>=2.6"]},
 )

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tolerances import assert_f32_close
+from tolerances import TINY_K, TINY_STEPS, assert_f32_close
 
 from grokjax.config import StaticConfig
 from grokjax.data.datasets import operation_dataset
@@ -16,10 +16,6 @@ from grokjax.train.schedule import eval_steps
 from grokjax.train.summary import first_step_reaching, summarize
 from grokjax.train.sweep import (CPU_GROUP_SIZE, CPU_LARGE_RUN_BYTES, BatchTrainer, cpu_group_size, make_grid,
                                   run_sweep)
-
-
-# Every tiny_cfg run (p = 11): no reduction longer than the 121 rows of the table, 60 steps.
-TINY_K, TINY_STEPS = 121, 60
 
 
 def curves_of(result, runs):

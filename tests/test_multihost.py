@@ -58,7 +58,7 @@ def launch_two_processes(workdir, *extra: str, stop_after_chunks: int = 0) -> li
     for i in range(2):
         env = subprocess_env(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
                              JAX_PROCESS_ID=str(i), STOP_AFTER_CHUNKS=str(stop_after_chunks),
-                             XLA_FLAGS="--xla_force_host_platform_device_count=2")
+                             XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2")
         procs.append(subprocess.Popen([sys.executable, "-c", SWEEP, *FLAGS, *extra, f"--workdir={workdir}"], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     out = []

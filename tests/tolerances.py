@@ -20,6 +20,9 @@ import numpy as np
 
 U32 = 2.0 ** -24
 SAFETY = 4.0
+# Every conftest.tiny_cfg run (p = 11, width 32): no reduction longer than the 121 rows of the
+# table, 60 steps.
+TINY_K, TINY_STEPS = 121, 60
 
 
 def f32_rtol(k: int, steps: int = 1) -> float:
