@@ -49,6 +49,27 @@ def test_softmax_collapse_counts_training_examples_at_probability_one():
     np.testing.assert_allclose(got["softmax_collapse"], 1 / 3)
 
 
+def test_absorbed_gradient_against_float64():
+    """The absorbed share of the label logits' gradient, against numpy's float64 1 - p_y and the
+    float32 softmax training uses."""
+    def absorbed(outputs, train=None):
+        outputs = jnp.float32(outputs)
+        train = jnp.ones(len(outputs), bool) if train is None else jnp.array(train)
+        got = softmax_collapse(probe(outputs=outputs, labels=jnp.zeros(len(outputs), int), train_mask=train))
+        return float(got["softmax_collapse/absorbed_gradient"])
+
+    assert absorbed([[40.0, 0.0, 0.0]]) == 1.0  # p_y = 1 in float32: all of the label gradient lost
+    assert absorbed([[2.0, 1.0, 0.0]]) < 1e-6  # ordinary: float32 rounding only
+    # 1 - p_y = 6.1e-7, ten float32 spacings below 1: partly absorbed, as numpy says.
+    z = np.array([15.0, 0.0, 0.0])
+    exact = 2 * np.exp(-15.0) / (1 + 2 * np.exp(-15.0))
+    p32 = float(jax.nn.softmax(jnp.float32(z))[0])
+    np.testing.assert_allclose(absorbed([z]), abs(exact - (1 - p32)) / exact, rtol=1e-4)
+    assert 0 < absorbed([z]) < 1
+    # A collapsed validation row does not count.
+    assert absorbed([[2.0, 1.0, 0.0], [60.0, 0.0, 0.0]], train=[True, False]) < 1e-6
+
+
 def test_effective_rank_by_hand():
     params = {"eye": jnp.eye(4), "one": jnp.outer(jnp.arange(1.0, 4.0), jnp.ones(5)),
               "two": jnp.diag(jnp.array([3.0, 1.0])), "bias": jnp.ones(3)}

@@ -71,12 +71,25 @@ def _refuse_ipr(params, cfg, n_classes) -> str | None:
 
 
 def softmax_collapse(probe: Probe) -> dict[str, jax.Array]:
-    """Share of training examples whose float32 softmax probability of their label is exactly 1
-    (Prieto et al. 2025): their cross-entropy gradient is then exactly 0."""
-    probs = jax.nn.softmax(probe.outputs.astype(jnp.float32), axis=-1)
-    collapsed = jnp.take_along_axis(probs, probe.data.labels[:, None], axis=-1)[:, 0] == 1.0
+    """Softmax collapse (Prieto et al. 2025), over the training examples:
+
+    `softmax_collapse`: the share whose float32 softmax probability of their label is exactly 1;
+      their cross-entropy gradient on the label's logit, p_y - 1, is then exactly 0.
+    `softmax_collapse/absorbed_gradient`: the share of the label logits' gradient mass lost to
+      float32 absorption, sum |s - (1 - fl(p_y))| / sum s, where s = 1 - p_y is computed without
+      absorption, as sigmoid(logsumexp of the other logits - the label's logit). 0: the gradient
+      is intact; 1: every training example's label gradient is absorbed.
+    """
+    logits = probe.outputs.astype(jnp.float32)
+    labels = probe.data.labels[:, None]
+    p_label = jnp.take_along_axis(jax.nn.softmax(logits, axis=-1), labels, axis=-1)[:, 0]
+    label_logit = jnp.take_along_axis(logits, labels, axis=-1)[:, 0]
+    others = jnp.where(jax.nn.one_hot(probe.data.labels, logits.shape[-1], dtype=bool), -jnp.inf, logits)
+    exact = jax.nn.sigmoid(jax.nn.logsumexp(others, axis=-1) - label_logit)  # 1 - p_y, no absorption
     mask = probe.data.train_mask
-    return {"softmax_collapse": jnp.sum(collapsed & mask) / jnp.maximum(jnp.sum(mask), 1)}
+    absorbed = jnp.sum(jnp.where(mask, jnp.abs(exact - (1.0 - p_label)), 0.0))
+    return {"softmax_collapse": jnp.sum((p_label == 1.0) & mask) / jnp.maximum(jnp.sum(mask), 1),
+            "softmax_collapse/absorbed_gradient": absorbed / jnp.maximum(jnp.sum(jnp.where(mask, exact, 0.0)), 1e-38)}
 
 
 def _refuse_unless_classifier(params, cfg, n_classes) -> str | None:
@@ -163,7 +176,8 @@ MEASURES: dict[str, Measure] = {
     "ipr": Measure(neuron_ipr, "mean Fourier IPR of the hidden neurons (MLP) or number-token embedding "
                                "(transformer)", _refuse_ipr),
     "softmax_collapse": Measure(softmax_collapse, "share of training examples whose float32 softmax "
-                                                  "probability of the label is exactly 1",
+                                                  "probability of the label is exactly 1, and share of "
+                                                  "the label logits' gradient absorbed",
                                 _refuse_unless_classifier),
     "effective_rank": Measure(effective_rank, "effective rank of each weight matrix", _refuse_without_matrices),
     "fourier": Measure(fourier, "modular addition: key-frequency share of the embedding, restricted and "
