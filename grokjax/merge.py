@@ -100,7 +100,7 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
     """Merge run directories of one split grid into `out`; returns the merged SweepResult."""
     from grokjax.config import StaticConfig
     from grokjax.train.experiment import write_plots
-    from grokjax.train.summary import summarize
+    from grokjax.train.summary import seed_point_times, summarize
     from grokjax.train.sweep import SweepResult
 
     if not workdirs:
@@ -142,9 +142,10 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
     config = {**first, "n_runs": n_runs, "grid": {k: v.tolist() for k, v in grid.items()},
               "merged_from": merged_from}
     run_dir.write_json(os.path.join(out, run_dir.CONFIG), config)
-    run_dir.write_results(out, result, summary)
+    axes = list(first.get("axes", []))
+    run_dir.write_results(out, result, summary, seed_point_times(summary, result.grid, axes))
     run_dir.atomic_write_bytes(os.path.join(out, run_dir.STREAM), run_dir.encode_rows(rows))
-    write_plots(out, result, summary, list(first.get("axes", [])))
+    write_plots(out, result, summary, axes)
     run_dir.write_progress(out, n_runs, n_runs, complete=not incomplete)
     return result
 

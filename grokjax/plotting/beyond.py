@@ -10,16 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def grid_points(axes: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-    """(label, run mask) of each distinct combination of the axes' per-run values, in sorted order."""
-    names = list(axes)
-    combos = sorted({tuple(float(axes[n][i]) for n in names) for i in range(len(axes[names[0]]))})
-    out = []
-    for combo in combos:
-        mask = np.all([axes[n] == v for n, v in zip(names, combo)], axis=0)
-        out.append((", ".join(f"{n}={v:g}" for n, v in zip(names, combo)), mask))
-    return out
+from grokjax.train.summary import grid_point_times, grid_points  # noqa: E402
 
 
 def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], axes: dict[str, np.ndarray],
@@ -28,7 +19,8 @@ def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], a
     its runs (seeds) and a band from their minimum to maximum."""
     fig, panels = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.4), squeeze=False)
     for ax, name in zip(panels[0], metrics):
-        for label, mask in grid_points(axes):
+        for values, mask in grid_points(axes):
+            label = ", ".join(f"{n}={v:g}" for n, v in values.items())
             runs = curves[name][mask]
             ax.plot(steps, np.nanmedian(runs, 0), label=f"{label} (n={len(runs)})")
             ax.fill_between(steps, np.nanmin(runs, 0), np.nanmax(runs, 0), alpha=0.2)
@@ -40,13 +32,31 @@ def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], a
     plt.close(fig)
 
 
-def median_interval(steps: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Bootstrap 95% interval of the median (runs that never reached the threshold are +inf)."""
-    rng = np.random.default_rng(seed)
-    samples = rng.choice(steps, size=(n_boot, len(steps)), replace=True)
-    medians = np.median(samples, axis=1)
-    # Order statistics, not interpolation: a median may be +inf (more than half the draws never reached it).
-    return float(np.percentile(medians, 2.5, method="lower")), float(np.percentile(medians, 97.5, method="higher"))
+def plot_grid_point_times(path: str, points: dict[str, np.ndarray], axes: list[str], title: str) -> None:
+    """grid_points.csv drawn: the median steps to 99% validation against the first axis, one line per
+    value of the second, with the bootstrap 95% interval as error bars (an open end: the interval
+    reaches past the budget). Points where fewer than half of the runs got there are left out."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    x_name = axes[0]
+    series = sorted(set(points[axes[1]].tolist())) if len(axes) > 1 else [None]
+    for value in series:
+        rows = np.ones(len(points["runs"]), bool) if value is None else points[axes[1]] == value
+        rows &= np.isfinite(points["median_step"])
+        x, med = points[x_name][rows], points["median_step"][rows]
+        hi = np.where(np.isfinite(points["median_ci95_high"][rows]), points["median_ci95_high"][rows], med)
+        err = np.stack([med - points["median_ci95_low"][rows], hi - med])
+        ax.errorbar(x, med, yerr=err, marker="o", capsize=3, label=None if value is None else f"{axes[1]}={value:g}")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel("steps to 99% validation")
+    if np.all(points[x_name] > 0) and points[x_name].max() / points[x_name].min() >= 10:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title + f"\nmedian over {int(points['runs'].max())} seeds, 95% bootstrap interval", fontsize=8)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _step(v: float, budget: int) -> str:
@@ -54,15 +64,15 @@ def _step(v: float, budget: int) -> str:
 
 
 def steps_to_threshold_table(step_G: np.ndarray, axes: dict[str, np.ndarray], budget: int) -> list[str]:
-    """Markdown rows, one per grid point: runs that reached the threshold, the median step (runs that
-    never did count as later than `budget`), its bootstrap 95% interval, and the range of the runs that did."""
+    """Markdown rows of grid_point_times: one per grid point, runs that reached the threshold, the
+    median step (runs that never did count as later than `budget`), its bootstrap 95% interval, and
+    the range of the runs that did."""
     rows = [f"| {', '.join(axes)} | reached / runs | median step | 95% interval of the median | range |",
             "| --- | --- | --- | --- | --- |"]
-    for label, mask in grid_points(axes):
-        s = np.where(np.isfinite(step_G[mask]), step_G[mask], np.inf)
-        hit = s[np.isfinite(s)]
-        lo, hi = median_interval(s)
-        rng = f"{hit.min():.0f}-{hit.max():.0f}" if len(hit) else "-"
-        rows.append(f"| {label} | {len(hit)} / {len(s)} | {_step(np.median(s), budget)} | "
-                    f"{_step(lo, budget)}-{_step(hi, budget)} | {rng} |")
+    t = grid_point_times(step_G, axes)
+    for i in range(len(t["runs"])):
+        label = ", ".join(f"{n}={t[n][i]:g}" for n in axes)
+        rng = f"{t['min_step'][i]:.0f}-{t['max_step'][i]:.0f}" if t["reached"][i] else "-"
+        rows.append(f"| {label} | {t['reached'][i]} / {t['runs'][i]} | {_step(t['median_step'][i], budget)} | "
+                    f"{_step(t['median_ci95_low'][i], budget)}-{_step(t['median_ci95_high'][i], budget)} | {rng} |")
     return rows

@@ -9,11 +9,12 @@ import numpy as np
 
 from grokjax.checkpoint.store import CheckpointOptions, SweepCheckpoints
 from grokjax.config import HPARAMS, StaticConfig
+from grokjax.plotting.beyond import plot_grid_point_times
 from grokjax.plotting.phase_diagram import plot_curves, plot_heatmap, plot_phase_diagram
 from grokjax.train import devices, run_dir
 from grokjax.train.live import LiveMetrics
 from grokjax.train.schedule import eval_steps
-from grokjax.train.summary import summarize
+from grokjax.train.summary import seed_point_times, summarize
 from grokjax.train.sweep import Grid, SweepResult, grid_size, run_sweep
 
 
@@ -53,7 +54,8 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     def write_partial(partial: SweepResult) -> None:
         done = len(partial.diverged)
         if done < n_runs:  # the final results are written below, with the plots
-            run_dir.write_results(workdir, partial, summarize(partial))
+            summary = summarize(partial)
+            run_dir.write_results(workdir, partial, summary, seed_point_times(summary, partial.grid, axes))
             run_dir.write_progress(workdir, done, n_runs, complete=False)
 
     live = None
@@ -67,7 +69,7 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     if not main or finished:  # a finished sweep's files are already written: only read back
         return result
     summary = summarize(result)
-    run_dir.write_results(workdir, result, summary)
+    run_dir.write_results(workdir, result, summary, seed_point_times(summary, result.grid, axes))
     run_dir.write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too
     if plots:
         write_plots(workdir, result, summary, axes)
@@ -109,6 +111,9 @@ def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str
         if "phase" in summary:
             run_dir.save_plot(os.path.join(workdir, "phase_diagram.png"), plot_phase_diagram, summary["phase"], grid,
                               x_axis, y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
+    points = seed_point_times(summary, grid, axes) if axes else None
+    if points is not None and np.isfinite(points["median_step"]).any():
+        run_dir.save_plot(os.path.join(workdir, "grokking_time.png"), plot_grid_point_times, points, axes, title)
     labels = [", ".join(f"{a}={grid[a][i]:g}" for a in axes) or f"run {i}" for i in range(grid_size(grid))]
     order = np.linspace(0, grid_size(grid) - 1, min(12, grid_size(grid))).astype(int)
     run_dir.save_plot(os.path.join(workdir, "curves.png"), plot_curves, result.steps,

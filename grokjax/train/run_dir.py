@@ -4,6 +4,8 @@ atomic writes, the config.json schema, and reading it back. No other module name
     config.json    the full configuration, enough to rerun (sweep_config; "format": FORMAT)
     flags.txt      the command-line flags, usable as --flagfile
     summary.csv    one row per run: hyperparameters, final and derived metrics
+    grid_points.csv  one row per grid point with several seeds: steps to 99% validation, median
+                   over the seeds with a bootstrap 95% interval (summary.grid_point_times)
     metrics.npz    curves, runs x evaluation points, plus `steps` and the grid (`hp__<name>`)
     metrics.jsonl  the live stream: one row per (run, evaluation point), appended after every chunk
     progress.json  runs finished so far; "complete" once every output is written
@@ -39,11 +41,12 @@ import numpy as np
 from grokjax.config import ConfigError, StaticConfig
 
 CONFIG, FLAGS, SUMMARY, METRICS, STREAM = "config.json", "flags.txt", "summary.csv", "metrics.npz", "metrics.jsonl"
+GRID_POINTS = "grid_points.csv"
 PROGRESS, FIGURE, SHARD, LOCK = "progress.json", "figure.json", "shard.json", ".lock"
 LAYOUT = "layout.json"  # checkpoints/layout.json: the runs of each batch (grokjax.checkpoint.store)
 CHECKPOINTS, SNAPSHOTS, TENSORBOARD, SWEEPS = "checkpoints", "snapshots", "tensorboard", "sweeps"
 RESULT_FILES = (CONFIG, SUMMARY, METRICS, STREAM)
-EXTRA_FILES = (FLAGS, PROGRESS, FIGURE)
+EXTRA_FILES = (FLAGS, PROGRESS, FIGURE, GRID_POINTS)
 OUTPUT_DIRS = (CHECKPOINTS, SNAPSHOTS, TENSORBOARD, SWEEPS)
 FORMAT = 2  # config.json "format"; 1 = written before it had one (still read)
 HP_PREFIX = "hp__"
@@ -345,10 +348,13 @@ def is_running(workdir: str) -> bool:
 # ----------------------------------------------------------------------------- results
 
 
-def write_results(workdir: str, result, summary: dict[str, np.ndarray]) -> None:
-    """summary.csv and metrics.npz of a SweepResult (the runs finished so far)."""
+def write_results(workdir: str, result, summary: dict[str, np.ndarray], points: dict | None = None) -> None:
+    """summary.csv and metrics.npz of a SweepResult (the runs finished so far), and grid_points.csv
+    if `points` (summary.grid_point_times) is given."""
     write_csv(os.path.join(workdir, SUMMARY), summary)
     write_npz(os.path.join(workdir, METRICS), **pack_metrics(result.steps, result.curves, result.grid))
+    if points is not None:
+        write_csv(os.path.join(workdir, GRID_POINTS), points)
 
 
 def write_progress(workdir: str, runs_done: int, n_runs: int, complete: bool) -> None:
