@@ -18,7 +18,9 @@ from grokjax import cli
 from grokjax.analysis.analytic import amplitude, analytic_accuracy, analytic_params
 from grokjax.analysis.ipr import neuron_ipr
 from grokjax.config import ConfigError
+from grokjax.errors import check_value
 from grokjax.plotting.doshi import plot_analytic
+from grokjax.train.memory import check_table_fits
 from grokjax.train.run_dir import write_numbers
 
 FLAGS = flags.FLAGS
@@ -38,8 +40,11 @@ def main(argv):
     try:
         primes = [int(v) for v in cli.parse_values("primes", FLAGS.primes)]
         widths = [int(v) for v in cli.parse_values("widths", FLAGS.widths)]
-        if min(primes) < 2 or min(widths) < 1 or FLAGS.solutions < 1:
-            raise ConfigError("--primes must be >= 2, --widths >= 1 and --solutions >= 1")
+        check_value("primes", FLAGS.primes, min(primes) >= 2, "integers >= 2")
+        check_value("widths", FLAGS.widths, min(widths) >= 1, "positive integers")
+        check_value("solutions", FLAGS.solutions, FLAGS.solutions >= 1, "a positive integer")
+        # every pair's hidden units, in float64: p^2 x N numbers for the largest p and N
+        check_table_fits(max(primes) ** 2, 2 * max(widths), f"--primes={FLAGS.primes} with --widths={FLAGS.widths}")
     except ConfigError as err:
         cli.exit_on_config_error(err)
     print(json.dumps(analytic_experiment(primes, widths, FLAGS.solutions, FLAGS.out)))

@@ -26,10 +26,12 @@ from grokjax.analysis import pruning
 from grokjax.analysis.ipr import neuron_ipr
 from grokjax.checkpoint.store import CheckpointOptions
 from grokjax.config import ConfigError, validate_static
+from grokjax.data.datasets import operation_dataset
+from grokjax.errors import check_value
 from grokjax.plotting.doshi import plot_prune_width
 from grokjax.train import run_dir
 from grokjax.train.experiment import run_set_member
-from grokjax.train.sweep import make_grid
+from grokjax.train.sweep import check_grid_fits, check_run_memory, make_grid
 
 cli.define_flags()
 FLAGS = flags.FLAGS
@@ -51,7 +53,7 @@ def prune_width_experiment(base_cfg, hparams: dict, widths: list[int], seeds: in
     grid = make_grid(hparams, seeds=seeds)
     sweeps = {f"width_{w}": {"width": w, "grid": {k: v.tolist() for k, v in grid.items()}} for w in widths}
     run_dir.start(out, run_dir.sweep_set_config(base_cfg, sweeps, {"threshold": threshold, "points": points}),
-                  flags_text, overwrite)
+                  flags_text, overwrite, flag="--out")
     rows = {"width": [], "seed": [], "final_val_acc": [], "max_pruned": [], "neurons_needed": []}
     for width in widths:
         cfg = dataclasses.replace(base_cfg, width=width)
@@ -89,11 +91,21 @@ def main(argv):
     try:
         cfg = cli.static_config()
         validate_static(cfg)
-        widths = [int(w) for w in cli.parse_values("widths", FLAGS.widths)]
-        if min(widths) < 1 or FLAGS.seeds < 1 or FLAGS.pruning_points < 2 or not FLAGS.out:
-            raise ConfigError("--widths and --seeds must be >= 1, --pruning_points >= 2, --out is required")
+        values = cli.parse_values("widths", FLAGS.widths)
+        check_value("widths", FLAGS.widths, np.all((values >= 1) & (values == np.round(values))),
+                    "positive integers")
+        widths = [int(w) for w in values]
+        check_value("seeds", FLAGS.seeds, FLAGS.seeds >= 1, "a positive integer")
+        check_value("pruning_points", FLAGS.pruning_points, FLAGS.pruning_points >= 2, "an integer >= 2")
+        check_value("threshold", FLAGS.threshold, 0 <= FLAGS.threshold <= 1, "an accuracy in [0, 1]")
+        run_dir.check_writable_dir(FLAGS.out, "--out")
         hparams = cli.base_hparams()
-        make_grid(hparams)  # validates every hyperparameter (one-line errors)
+        grid = make_grid(hparams, seeds=FLAGS.seeds)  # validates every hyperparameter (one-line errors)
+        widest = dataclasses.replace(cfg, width=max(widths))
+        validate_static(widest)
+        dataset = operation_dataset(cfg.op, cfg.p)
+        check_grid_fits(grid, dataset)
+        check_run_memory(widest, grid, dataset, FLAGS.memory_budget_gb)  # the widest run, before any is trained
         checkpoint = cli.checkpoint_options(cfg)
     except ConfigError as err:
         cli.exit_on_config_error(err)

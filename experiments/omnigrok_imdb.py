@@ -25,18 +25,15 @@ FLAGS = cli.FLAGS
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    try:
-        dataset = imdb_dataset(FLAGS.source, n_pool=FLAGS.n_pool, n_test=FLAGS.n_test, vocab_size=FLAGS.vocab_size,
-                               seq_len=FLAGS.seq_len, seed=FLAGS.seed, cache_dir=FLAGS.data_dir,
-                               download=FLAGS.download)
-    except (OSError, ValueError) as err:
-        cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source}: {err}"))
+    cfg = common.settings()
+    dataset = common.load_data(imdb_dataset, SOURCES, vocab_size=FLAGS.vocab_size, seq_len=FLAGS.seq_len,
+                               checked={"embed": FLAGS.embed})
     model = make_lstm(FLAGS.vocab_size, 2, embed=FLAGS.embed, hidden=FLAGS.width, layers=FLAGS.depth,
                       matmul_dtype=common.matmul_dtype())
     if not FLAGS.pool_size:
         FLAGS.pool_size = FLAGS.n_pool
     label = f"{dataset.name}, {FLAGS.depth}-layer LSTM {FLAGS.embed}/{FLAGS.width}, len {FLAGS.seq_len}"
-    common.run_parts(cli.static_config(), dataset, model, label)
+    common.run_parts(cfg, dataset, model, label)
 
 
 if __name__ == "__main__":

@@ -23,24 +23,18 @@ FLAGS = cli.FLAGS
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    if FLAGS.source not in SOURCES:
-        cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source} is not allowed; choose one of: "
-                                                 f"{', '.join(SOURCES)}"))
+    cfg = common.settings()
     if FLAGS.activation not in VECTOR_ACTIVATIONS:
         cli.exit_on_config_error(cli.ConfigError(
             f"--activation={FLAGS.activation} is not allowed; choose one of: {', '.join(VECTOR_ACTIVATIONS)}"))
-    try:
-        dataset = mnist_dataset(FLAGS.source, n_pool=FLAGS.n_pool, n_test=FLAGS.n_test, seed=FLAGS.seed,
-                                cache_dir=FLAGS.data_dir, download=FLAGS.download)
-    except (OSError, ValueError) as err:
-        cli.exit_on_config_error(cli.ConfigError(f"--source={FLAGS.source}: {err}"))
+    dataset = common.load_data(mnist_dataset, SOURCES)
     d_in = dataset.inputs.shape[1]
     model = make_vector_mlp(layer_sizes(d_in, FLAGS.width, FLAGS.depth, 10), activation=FLAGS.activation,
                             matmul_dtype=common.matmul_dtype())
     if not FLAGS.pool_size:
         FLAGS.pool_size = FLAGS.n_pool
     label = f"{dataset.name}, depth-{FLAGS.depth} width-{FLAGS.width} {FLAGS.activation} MLP, {FLAGS.loss}"
-    common.run_parts(cli.static_config(), dataset, model, label)
+    common.run_parts(cfg, dataset, model, label)
 
 
 if __name__ == "__main__":

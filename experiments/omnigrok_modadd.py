@@ -12,7 +12,6 @@ and accuracy; with --scan_wds, Fig. 10a steps vs wd), constrained (Fig. 9b).
 
 from grokjax import cli
 from grokjax import omnigrok as common
-from grokjax.config import validate_static
 from grokjax.data.datasets import operation_dataset
 
 common.define_flags()
@@ -21,11 +20,7 @@ FLAGS = cli.FLAGS
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    cfg = cli.static_config()
-    try:
-        validate_static(cfg)
-    except cli.ConfigError as err:
-        cli.exit_on_config_error(err)
+    cfg = common.settings()
     # No frac here: the landscape sweeps it; the other parts' titles name it (common._train_size).
     label = f"{cfg.op} mod {cfg.p}, {cfg.model} width {cfg.width}"
     common.run_parts(cfg, operation_dataset(cfg.op, cfg.p), None, label)

@@ -21,9 +21,11 @@ from absl import flags
 from grokjax import cli
 from grokjax.analysis.representation import landscape_of, reduced_trajectory, toy_addition, toy_sweep
 from grokjax.config import ConfigError, validate_static
+from grokjax.errors import check_value
 from grokjax.plotting import omnigrok as plots
 from grokjax.train import run_dir
 from grokjax.train.experiment import run_grid_experiment
+from grokjax.train.memory import check_table_fits
 
 cli.define_flags()
 flags.DEFINE_string("alphas", "log:0.25:4:9", "decoder weight norms w = alpha * w0 of the landscape")
@@ -66,9 +68,14 @@ def _settings():
     if np.any((n_trains < 1) | (n_trains >= n_pairs) | (n_trains != np.round(n_trains))):
         raise ConfigError(f"--n_trains={FLAGS.n_trains} must be integers in [1, {n_pairs - 1}] "
                           f"(p = {FLAGS.p} has {n_pairs} pairs i <= j)")
-    for name in ("seeds", "d_out", "rep_dim", "width"):
+    for name in ("seeds", "d_out", "rep_dim", "width", "traj_steps"):
         if FLAGS[name].value <= 0:
             raise ConfigError(f"--{name}={FLAGS[name].value} must be a positive integer")
+    for name in ("traj_dt", "boundary_level", "contour_level"):
+        check_value(name, FLAGS[name].value, 0 < FLAGS[name].value < np.inf, "a number > 0")
+    for name in ("traj_eta_d", "traj_eta_r", "traj_gamma"):
+        check_value(name, FLAGS[name].value, 0 <= FLAGS[name].value < np.inf, "a number >= 0")
+    check_table_fits(n_pairs, FLAGS.d_out, f"--p={FLAGS.p}")  # the task's pairs, before they are built
     start = None
     if FLAGS.traj_start:
         start = cli.parse_values("traj_start", FLAGS.traj_start)

@@ -15,6 +15,13 @@ def check_allowed(flag: str, value, allowed) -> None:
         raise ConfigError(f"--{flag}={value} is not allowed; choose one of: {', '.join(allowed)}")
 
 
+def check_value(flag: str, value, ok: bool, allowed: str) -> None:
+    """Raises ConfigError (one line) unless `ok`: --flag=value and what is allowed (e.g. "in [0, 1]");
+    write `ok` as a comparison that NaN fails: `0 <= x <= 1`, not `not x < 0`."""
+    if not ok:
+        raise ConfigError(f"--{flag}={value} is not allowed; it must be {allowed}")
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse for the module entry points (inspect, merge): a usage error is one line, exit code 2."""
 

@@ -23,11 +23,12 @@ from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.landscape import concat_grids, landscape_of, landscape_sweep, loglog_slope, steps_to
-from grokjax.config import ConfigError
+from grokjax.config import ConfigError, validate_hparam, validate_static
+from grokjax.errors import check_allowed, check_value
 from grokjax.plotting import omnigrok as plots
 from grokjax.train import run_dir
 from grokjax.train.experiment import run_set_member
-from grokjax.train.sweep import make_grid
+from grokjax.train.sweep import check_grid_fits, check_run_memory, make_grid
 
 PARTS = ("landscape", "dynamics", "size_scan", "constrained")
 
@@ -87,6 +88,82 @@ def matmul_dtype() -> str:
 
 def _values(name: str) -> np.ndarray:
     return cli.parse_values(name, getattr(flags.FLAGS, name))
+
+
+# The parts' value flags and the hyperparameter each one sets (an empty one is not used).
+_VALUE_FLAGS = (("landscape_alphas", "alpha"), ("landscape_fracs", "frac"), ("dyn_alphas", "alpha"),
+                ("dyn_wds", "wd"), ("scan_alpha", "alpha"), ("scan_wds", "wd"), ("scan_fracs", "frac"),
+                ("constrained_alphas", "alpha"))
+
+
+def _check_values(name: str, hparam: str, dataset=None) -> None:
+    """--name parsed and each value allowed for `hparam` (and for `dataset`'s split if given): ConfigError
+    naming both if not."""
+    value = getattr(flags.FLAGS, name)
+    values = _values(name) if isinstance(value, str) else [value]
+    try:
+        validate_hparam(hparam, values)
+        if dataset is not None:
+            check_grid_fits(make_grid(cli.base_hparams(), [(hparam, values)]), dataset)
+    except ConfigError as err:
+        if str(err).startswith(f"--{name}"):
+            raise
+        raise ConfigError(f"--{name}={getattr(flags.FLAGS, name)}: {err}") from None
+
+
+def settings():
+    """The static config of the flags once every flag is checked, or one line and exit. Writes nothing:
+    the scripts call it before they load data or build a model."""
+    F = flags.FLAGS
+    try:
+        cfg = cli.static_config()
+        validate_static(cfg)
+        unknown = [p for p in F.parts if p not in PARTS]
+        if unknown:
+            raise ConfigError(f"--parts={','.join(F.parts)}: unknown {unknown[0]}; allowed: {', '.join(PARTS)}")
+        if "size_scan" in F.parts and not F.scan_fracs:
+            raise ConfigError("--parts=size_scan needs --scan_fracs")
+        make_grid(cli.base_hparams())  # every hyperparameter allowed
+        check_value("landscape_steps", F.landscape_steps, F.landscape_steps >= 0, "an integer >= 0 (0 = --steps)")
+        validate_static(dataclasses.replace(cfg, steps=F.landscape_steps or cfg.steps))
+        for name, hparam in (*_VALUE_FLAGS, *([("landscape_lr", "lr")] if F.landscape_lr else [])):  # 0 = --lr
+            if getattr(F, name) != "":
+                _check_values(name, hparam)
+        if F.scan_fit_wds and (len(F.scan_fit_wds) != 2 or not _is_range(F.scan_fit_wds)):
+            raise ConfigError(f"--scan_fit_wds={','.join(F.scan_fit_wds)}: want two numbers lo,hi with lo < hi")
+        check_value("threshold", F.threshold, 0 <= F.threshold <= 1, "an accuracy in [0, 1]")
+        check_value("pool_size", F.pool_size, 0 <= F.pool_size < np.inf, "a number of examples >= 0 (0 = fracs)")
+        cli.checkpoint_options(cfg)
+        run_dir.check_writable_dir(F.workdir)  # the path; what it holds is checked by run_parts
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
+    return cfg
+
+
+def load_data(loader, sources: tuple[str, ...], checked: dict | None = None, **kwargs):
+    """The real-data scripts' dataset, `loader(--source, --n_pool, --n_test, --seed, --data_dir, --download,
+    **kwargs)`, or one line and exit: a bad setting, or a data file that is missing, damaged or unreadable.
+    `kwargs` and `checked` (the script's other size flags, name -> value) must be positive integers."""
+    import struct
+    import tarfile
+    import zlib
+
+    F = flags.FLAGS
+    try:
+        check_allowed("source", F.source, sources)
+        check_value("n_pool", F.n_pool, F.n_pool >= 1, "a positive integer")
+        check_value("n_test", F.n_test, F.n_test >= 0, "an integer >= 0")
+        for name, value in {**kwargs, **(checked or {})}.items():
+            check_value(name, value, value >= 1, "a positive integer")
+        try:
+            return loader(F.source, n_pool=F.n_pool, n_test=F.n_test, seed=F.seed, cache_dir=F.data_dir,
+                          download=F.download, **kwargs)
+        except (OSError, ValueError, EOFError, KeyError, UnicodeDecodeError, tarfile.TarError, zlib.error,
+                struct.error) as err:
+            reason = run_dir.first_line(err).rstrip(":")  # tarfile's first line ends with one
+            raise ConfigError(f"--source={F.source} with --data_dir={F.data_dir}: {reason}") from None
+    except ConfigError as err:
+        cli.exit_on_config_error(err)
 
 
 def _train_size() -> str:
@@ -257,18 +334,14 @@ def _is_range(values: list[str]) -> bool:
 def run_parts(cfg, dataset, model, label: str) -> None:
     """Runs the --parts the user asked for; ConfigError -> one-line error."""
     F = flags.FLAGS
-    try:
-        unknown = [p for p in F.parts if p not in PARTS]
-        if unknown:
-            raise ConfigError(f"--parts={','.join(F.parts)}: unknown {unknown[0]}; allowed: {', '.join(PARTS)}")
-        if "size_scan" in F.parts and not F.scan_fracs:
-            raise ConfigError("--parts=size_scan needs --scan_fracs")
-        base = cli.base_hparams()
-        for name in ("landscape_alphas", "landscape_fracs", "dyn_alphas", "dyn_wds"):
-            _values(name)
-        if F.scan_fit_wds and (len(F.scan_fit_wds) != 2 or not _is_range(F.scan_fit_wds)):
-            raise ConfigError(f"--scan_fit_wds={','.join(F.scan_fit_wds)}: want two numbers lo,hi with lo < hi")
-        cli.checkpoint_options(cfg)  # checked before anything is written
+    base = cli.base_hparams()
+    try:  # the flags: checked by settings(), which the scripts call first; here what the dataset allows
+        check_grid_fits(make_grid(base), dataset)
+        for part, name in (("landscape", "landscape_fracs"), ("size_scan", "scan_fracs")):
+            if part in F.parts:
+                _check_values(name, "frac", dataset)
+        if model is None:  # the engine's own model: one run's memory estimated from the config, as phase_diagram.py
+            check_run_memory(cfg, make_grid(base), dataset, F.memory_budget_gb)
         # The set's config.json: what every part shares (the static settings and the data); each part's
         # own sweep is checked (resume or refuse) in its run directory.
         run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name, "label": label}),

@@ -23,36 +23,47 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--p=7", "--width=8", "--steps=20", "--eval_every=10", "--progress=false"]
 
 
-def _script(name: str, folder: str = "experiments"):
-    """<folder>/<name>.py as the module `name`, shared with other tests that import it (a script's
-    flags can be defined only once per process)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, folder, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+_SCRIPTS: dict = {}  # name -> (main, its own flags: absl's name -> Flag table)
 
 
-_SCRIPTS: dict = {}
+def _swap_flags(table: dict) -> dict:
+    """Puts `table` in place of absl's registered flags; returns the table it replaced."""
+    registry = flags.FLAGS._flags()
+    saved = dict(registry)
+    registry.clear()
+    registry.update(table)
+    return saved
 
 
 def _absl_main(name: str, folder: str = "experiments"):
-    """An absl script's main, run as cli.run_script runs it: flags parsed by parse_flags_or_exit."""
+    """An absl script's main, run as cli.run_script runs it (flags parsed by parse_flags_or_exit), with
+    only its own flags registered: the scripts define some names differently (--where, --out, --threshold,
+    --source), so each is loaded, and run, with absl's own flags and nothing else."""
     from grokjax import cli
 
     if name not in _SCRIPTS:
-        _SCRIPTS[name] = _script(name, folder)
-    main = _SCRIPTS[name].main
+        absl_own = {n: f for n, f in flags.FLAGS._flags().items()
+                    if flags.FLAGS.find_module_defining_flag(n, "").startswith("absl.")}
+        saved = _swap_flags(absl_own)
+        try:
+            path = os.path.join(REPO, folder, f"{name}.py")
+            spec = importlib.util.spec_from_file_location(f"bad_input_{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            _SCRIPTS[name] = module.main, dict(flags.FLAGS._flags())
+        finally:
+            _swap_flags(saved)
+    main, own = _SCRIPTS[name]
 
     def run(argv):
+        saved = _swap_flags(own)
         flags.FLAGS.unparse_flags()
         try:
             argv = cli.parse_flags_or_exit([name, *argv])
             return cli.stop_cleanly(main)(argv)
         finally:
             flags.FLAGS.unparse_flags()
+            _swap_flags(saved)
     return run
 
 
@@ -61,10 +72,15 @@ def _module_main(name: str):
     return importlib.import_module(f"grokjax.{name}").main
 
 
-ENTRY = {"phase": lambda: _absl_main("phase_diagram"), "power": lambda: _absl_main("power2022_figures"),
-         "doshi": lambda: _absl_main("doshi2024_figures"), "run_curves": lambda: _absl_main("doshi2024_run_curves"),
-         "sweep": lambda: _absl_main("sweep", "launch"), "inspect": lambda: _module_main("inspect"),
-         "merge": lambda: _module_main("merge")}
+EXPERIMENTS = {  # entry -> experiments/<name>.py
+    "phase": "phase_diagram", "power": "power2022_figures", "doshi": "doshi2024_figures",
+    "run_curves": "doshi2024_run_curves", "prune": "doshi2024_prune_width", "batchnorm": "doshi2024_batchnorm",
+    "ipr": "doshi2024_embedding_ipr", "analytic": "doshi2024_analytic", "beyond": "beyond_figure",
+    "modadd": "omnigrok_modadd", "mnist": "omnigrok_mnist", "imdb": "omnigrok_imdb", "qm9": "omnigrok_qm9",
+    "teacher": "omnigrok_teacher_student", "repr": "omnigrok_representation"}
+ENTRY = {"inspect": lambda: _module_main("inspect"), "merge": lambda: _module_main("merge"),
+         "sweep": lambda: _absl_main("sweep", "launch"),
+         **{entry: (lambda name=name: _absl_main(name)) for entry, name in EXPERIMENTS.items()}}
 
 
 def call(entry: str, argv: list[str]) -> tuple[int, str]:
@@ -134,8 +150,11 @@ def damage(root: str, rel: str, how: str) -> None:
 
 W = "--workdir={w}"
 FLAGFILE = "--flagfile={copy}/flags.txt"  # the good sweep's own flags: a resume of the damaged copy
+MODADD = [*TINY, "--landscape_fracs=0.5"]  # frac 1 leaves modular addition no test set
+REPR = ["--p=5", "--n_trains=10", "--width=8", "--steps=20", "--eval_every=10", "--progress=false"]
 SHARDS = ["--num_shards=2", "--shard_index=0", "--x_axis=wd", "--x_values=0,1"]
-# (id, entry point, argv, damage to a copy of the good sweep: [(path, how)], text the line must hold)
+# (id, entry point, argv, damage to a copy of the good sweep: [(path, how)], text the line must hold);
+# {good}, {copy}, {w}, ... in argv and the text are the paths of _prepare
 CASES = [
     # experiments/phase_diagram.py
     ("budget_nan", "phase", [*TINY, W, "--memory_budget_gb=nan"], None, "--memory_budget_gb=nan"),
@@ -241,18 +260,142 @@ CASES = [
     ("launch_budget_nan", "sweep", [*TINY, W, "--memory_budget_gb=nan"], None, "--memory_budget_gb=nan"),
     ("launch_workdir_proc", "sweep", [*TINY, "--workdir=/proc/1"], None, "kernel filesystem"),
     ("launch_shard_bad_keep", "sweep", [*TINY, W, *SHARDS, "--keep_checkpoints=0"], None, "--keep_checkpoints=0"),
+    ("launch_log_zero", "sweep", [*TINY, W, "--x_axis=wd", "--x_values=log:0:1:3"], None, "start and stop > 0"),
+    ("launch_workdir_user_files", "sweep", [*TINY, "--workdir={user}"], None, "already holds results"),
+    ("launch_op_unknown", "sweep", [*TINY, W, "--op=foo"], None, "--op=foo"),
+    ("launch_flagfile_missing", "sweep", [*TINY, W, "--flagfile={tmp}/missing.flags"], None, "cannot be read"),
+    # experiments/doshi2024_run_curves.py
+    ("run_curves_no_workdir", "run_curves", ["--out={w}"], None, "--workdir is required"),
+    ("run_curves_missing_dir", "run_curves", ["--workdir={tmp}/nothing", "--out={w}"], None, "does not exist"),
+    ("run_curves_where_malformed", "run_curves", ["--workdir={good}", "--out={w}", "--where=wd"], None, "--where"),
+    ("run_curves_out_proc", "run_curves", ["--workdir={good}", "--out=/proc/1"], None, "kernel filesystem"),
+    # experiments/doshi2024_prune_width.py
+    ("prune_widths_zero", "prune", [*TINY, "--out={w}", "--widths=0"], None, "--widths=0"),
+    ("prune_widths_malformed", "prune", [*TINY, "--out={w}", "--widths=a:b"], None, "--widths"),
+    ("prune_widths_huge", "prune", [*TINY, "--out={w}", "--widths=8,200000000"], None, "one run needs at least"),
+    ("prune_points_one", "prune", [*TINY, "--out={w}", "--pruning_points=1"], None, "--pruning_points=1"),
+    ("prune_threshold_nan", "prune", [*TINY, "--out={w}", "--threshold=nan"], None, "--threshold=nan"),
+    ("prune_seeds_zero", "prune", [*TINY, "--out={w}", "--seeds=0"], None, "--seeds=0"),
+    ("prune_no_out", "prune", [*TINY], None, "--out is required"),
+    ("prune_out_user_files", "prune", [*TINY, "--out={user}"], None, "--out={user} already holds results"),
+    ("prune_out_proc", "prune", [*TINY, "--out=/proc/1"], None, "kernel filesystem"),
+    ("prune_lr_negative", "prune", [*TINY, "--out={w}", "--lr=-1"], None, "--lr=-1"),
+    # experiments/doshi2024_batchnorm.py
+    ("batchnorm_no_workdir", "batchnorm", ["--out={w}"], None, "--bn_workdir is required"),
+    ("batchnorm_not_batchnorm", "batchnorm", ["--bn_workdir={good}", "--out={w}"], None, "--norm=batchnorm"),
+    ("batchnorm_run_out_of_range", "batchnorm", ["--bn_workdir={good}", "--out={w}", "--run=5"], None, "--run=5"),
+    ("batchnorm_missing_dir", "batchnorm", ["--bn_workdir={tmp}/nothing", "--out={w}"], None, "does not exist"),
+    ("batchnorm_snapshot_truncated", "batchnorm", ["--bn_workdir={copy}", "--out={w}"], [(SNAPSHOT, "truncate")],
+     "is damaged"),
+    ("batchnorm_out_is_file", "batchnorm", ["--bn_workdir={good}", "--out={file}"], None, "not a directory"),
+    # experiments/doshi2024_embedding_ipr.py
+    ("ipr_no_workdir", "ipr", ["--out={w}"], None, "--workdir is required"),
+    ("ipr_workdir_is_file", "ipr", ["--workdir={file}", "--out={w}"], None, "not a directory"),
+    ("ipr_compare_without_where", "ipr", ["--compare={good},{good}", "--out={w}"], None, "--where"),
+    ("ipr_compare_where_no_match", "ipr", ["--compare={good}", "--where=wd=7", "--out={w}"], None, "matches no run"),
+    ("ipr_compare_grids_malformed", "ipr", ["--compare_grids=foo", "--out={w}"], None, "--compare_grids"),
+    ("ipr_snapshot_truncated", "ipr", ["--workdir={copy}", "--out={w}"], [(SNAPSHOT, "truncate")], "is damaged"),
+    ("ipr_config_garbage", "ipr", ["--workdir={copy}", "--out={w}"], [("config.json", "garbage")], "config.json"),
+    ("ipr_out_proc", "ipr", ["--workdir={good}", "--out=/proc/1"], None, "kernel filesystem"),
+    # experiments/doshi2024_analytic.py
+    ("analytic_primes_one", "analytic", ["--out={w}", "--primes=1"], None, "--primes=1"),
+    ("analytic_widths_zero", "analytic", ["--out={w}", "--widths=0"], None, "--widths=0"),
+    ("analytic_widths_log_zero", "analytic", ["--out={w}", "--widths=log:0:1:3"], None, "start and stop > 0"),
+    ("analytic_solutions_zero", "analytic", ["--out={w}", "--solutions=0"], None, "--solutions=0"),
+    ("analytic_widths_huge", "analytic", ["--out={w}", "--primes=97", "--widths=1000000000"], None, "GiB"),
+    ("analytic_out_is_file", "analytic", ["--out={file}"], None, "not a directory"),
+    # experiments/beyond_figure.py (writes into --workdir: a copy of the good sweep)
+    ("beyond_no_workdir", "beyond", [], None, "--workdir is required"),
+    ("beyond_missing_dir", "beyond", ["--workdir={w}"], None, "does not exist"),
+    ("beyond_axis_unknown", "beyond", ["--workdir={copy}", "--axis=foo"], [], "--axis=foo"),
+    ("beyond_metric_unknown", "beyond", ["--workdir={copy}", "--axis=wd", "--metrics=foo"], [], "--metrics=foo"),
+    ("beyond_metrics_garbage", "beyond", ["--workdir={copy}", "--axis=wd"], [("metrics.npz", "garbage")],
+     "metrics.npz is damaged"),
+    ("beyond_summary_truncated", "beyond", ["--workdir={copy}", "--axis=wd"], [("summary.csv", "truncate")],
+     "summary.csv is damaged"),
+    ("beyond_stray_argument", "beyond", ["--workdir={copy}", "stray"], [], "unexpected arguments"),
+    # experiments/omnigrok_modadd.py
+    ("omni_parts_unknown", "modadd", [*MODADD, W, "--parts=foo"], None, "--parts=foo"),
+    ("omni_alphas_log_zero", "modadd", [*MODADD, W, "--landscape_alphas=log:0:8:11"], None, "start and stop > 0"),
+    ("omni_dyn_alphas_negative", "modadd", [*MODADD, W, "--dyn_alphas=-1"], None, "--dyn_alphas=-1"),
+    ("omni_scan_wds_negative", "modadd", [*MODADD, W, "--scan_wds=-1,1"], None, "--scan_wds=-1,1"),
+    ("omni_scan_fit_wds_one", "modadd", [*MODADD, W, "--scan_fit_wds=1"], None, "--scan_fit_wds=1"),
+    ("omni_landscape_lr_nan", "modadd", [*MODADD, W, "--landscape_lr=nan"], None, "--landscape_lr=nan"),
+    ("omni_scan_alpha_zero", "modadd", [*MODADD, W, "--scan_alpha=0"], None, "--scan_alpha=0"),
+    ("omni_threshold_nan", "modadd", [*MODADD, W, "--threshold=nan"], None, "--threshold=nan"),
+    ("omni_landscape_steps_negative", "modadd", [*MODADD, W, "--landscape_steps=-5"], None, "--landscape_steps=-5"),
+    ("omni_landscape_frac_one", "modadd", [*MODADD, W, "--landscape_fracs=0.5,1"], None,
+     "--landscape_fracs=0.5,1: --frac=1 leaves no"),
+    ("omni_size_scan_without_fracs", "modadd", [*MODADD, W, "--parts=size_scan"], None, "--scan_fracs"),
+    ("omni_width_huge", "modadd", [*MODADD, W, "--width=200000000"], None, "one run needs at least"),
+    ("omni_no_workdir", "modadd", [*MODADD], None, "--workdir is required"),
+    ("omni_workdir_proc", "modadd", [*MODADD, "--workdir=/proc/1"], None, "kernel filesystem"),
+    ("omni_workdir_user_files", "modadd", [*MODADD, "--workdir={user}"], None, "already holds results"),
+    ("omni_figure_dir_is_file", "modadd", [*MODADD, W, "--figure_dir={file}"], None, "not a directory"),
+    ("omni_resume_config_garbage", "modadd", [*MODADD, "--workdir={copy}"], [("config.json", "garbage")],
+     "config.json"),
+    # experiments/omnigrok_mnist.py, omnigrok_imdb.py, omnigrok_qm9.py (real data from --data_dir)
+    ("mnist_source_unknown", "mnist", [*TINY, W, "--source=foo"], None, "--source=foo"),
+    ("mnist_missing_data_dir", "mnist", [*TINY, W, "--source=mnist", "--data_dir={tmp}/nothing"], None, "not in"),
+    ("mnist_data_truncated", "mnist", [*TINY, W, "--source=mnist", "--data_dir={data}"], None, "--data_dir"),
+    ("mnist_n_pool_zero", "mnist", [*TINY, W, "--n_pool=0"], None, "--n_pool=0"),
+    ("mnist_n_test_negative", "mnist", [*TINY, W, "--n_test=-1"], None, "--n_test=-1"),
+    ("mnist_activation_unknown", "mnist", [*TINY, W, "--activation=foo"], None, "--activation=foo"),
+    ("mnist_threshold_above_one", "mnist", [*TINY, W, "--threshold=2"], None, "--threshold=2"),
+    ("mnist_flagfile_missing", "mnist", [W, "--flagfile={tmp}/missing.flags"], None, "cannot be read"),
+    ("imdb_missing_archive", "imdb", [*TINY, W, "--source=imdb", "--data_dir={tmp}/nothing"], None, "not found"),
+    ("imdb_archive_garbage", "imdb", [*TINY, W, "--source=imdb", "--data_dir={data}"], None, "--data_dir"),
+    ("imdb_vocab_zero", "imdb", [*TINY, W, "--vocab_size=0"], None, "--vocab_size=0"),
+    ("imdb_seq_len_negative", "imdb", [*TINY, W, "--seq_len=-1"], None, "--seq_len=-1"),
+    ("imdb_embed_zero", "imdb", [*TINY, W, "--embed=0"], None, "--embed=0"),
+    ("qm9_missing_archive", "qm9", [*TINY, W, "--source=qm9", "--data_dir={tmp}/nothing"], None, "not found"),
+    ("qm9_archive_garbage", "qm9", [*TINY, W, "--source=qm9", "--data_dir={data}"], None, "--data_dir"),
+    ("qm9_n_pool_negative", "qm9", [*TINY, W, "--n_pool=-5"], None, "--n_pool=-5"),
+    ("qm9_steps_zero", "qm9", [*TINY, W, "--steps=0"], None, "--steps=0"),
+    # experiments/omnigrok_teacher_student.py
+    ("teacher_activation_unknown", "teacher", [*TINY, W, "--activation=foo"], None, "--activation=foo"),
+    ("teacher_width_zero", "teacher", [*TINY, W, "--width=0"], None, "--width=0"),
+    ("teacher_workdir_is_file", "teacher", [*TINY, "--workdir={file}"], None, "not a directory"),
+    ("teacher_workdir_other_sweep", "teacher", [*TINY, "--workdir={copy}"], [], "different configuration"),
+    ("teacher_parts_unknown", "teacher", [*TINY, W, "--parts=dynamics,foo"], None, "unknown foo"),
+    # experiments/omnigrok_representation.py
+    ("repr_messiness_above_one", "repr", [*REPR, W, "--messiness=0,2"], None, "--messiness"),
+    ("repr_alphas_log_zero", "repr", [*REPR, W, "--alphas=log:0:4:9"], None, "start and stop > 0"),
+    ("repr_traj_start_one_value", "repr", [*REPR, W, "--traj_start=1"], None, "--traj_start=1"),
+    ("repr_traj_steps_zero", "repr", [*REPR, W, "--traj_steps=0"], None, "--traj_steps=0"),
+    ("repr_traj_dt_nan", "repr", [*REPR, W, "--traj_dt=nan"], None, "--traj_dt=nan"),
+    ("repr_p_huge", "repr", [*REPR, W, "--p=3000000000"], None, "GiB"),
+    ("repr_d_out_zero", "repr", [*REPR, W, "--d_out=0"], None, "--d_out=0"),
+    ("repr_workdir_user_files", "repr", [*REPR, "--workdir={user}"], None, "already holds results"),
+    ("repr_workdir_proc", "repr", [*REPR, "--workdir=/proc/1"], None, "kernel filesystem"),
+    ("repr_figure_dir_sys", "repr", [*REPR, W, "--figure_dir=/sys/figures"], None, "kernel filesystem"),
 ]
+
+
+def _truncated_gzip() -> bytes:
+    import gzip
+    data = gzip.compress(bytes(range(256)) * 64)
+    return data[:len(data) // 2]
+
+
+DATA_FILES = {**{f"mnist/{stem}.gz": _truncated_gzip() for stem in (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+    "imdb/aclImdb_v1.tar.gz": b"not an archive\n" * 8, "qm9/dsgdb9nsd.xyz.tar.bz2": b"not an archive\n" * 8}
 
 
 def _prepare(tmp_path, good: str, damages) -> dict:
     paths = {"good": good, "tmp": str(tmp_path), "w": str(tmp_path / "new"), "file": str(tmp_path / "file.txt"),
-             "user": str(tmp_path / "user"), "copy": str(tmp_path / "copy")}
+             "user": str(tmp_path / "user"), "copy": str(tmp_path / "copy"), "data": str(tmp_path / "data")}
     with open(paths["file"], "w") as f:
         f.write("a user's file\n")
     os.makedirs(paths["user"])
     for name, text in (("summary.csv", "run,mine\n0,1\n"), ("notes.txt", "my notes\n")):
         with open(os.path.join(paths["user"], name), "w") as f:
             f.write(text)
+    for rel, data in DATA_FILES.items():  # --data_dir of the real-data loaders: damaged files
+        os.makedirs(os.path.dirname(os.path.join(paths["data"], rel)), exist_ok=True)
+        with open(os.path.join(paths["data"], rel), "wb") as f:
+            f.write(data)
     if damages is not None:
         shutil.copytree(good, paths["copy"])
         for rel, how in damages:
@@ -272,12 +415,13 @@ def test_bad_input_is_one_line_and_writes_nothing(good, tmp_path, name, entry, a
     paths = _prepare(tmp_path, good, damages)
     before = snapshot(str(tmp_path)), snapshot(good)
     code, stderr = call(entry, [a.format(**paths) for a in argv])
-    assert_one_line(code, stderr, needle)
+    assert_one_line(code, stderr, needle.format(**paths))
     assert (snapshot(str(tmp_path)), snapshot(good)) == before
 
 
 def test_cases_cover_every_entry_point():
-    assert len(CASES) >= 40 and {c[1] for c in CASES} == set(ENTRY)
+    scripts = {name[:-3] for name in os.listdir(os.path.join(REPO, "experiments")) if name.endswith(".py")}
+    assert len(CASES) >= 150 and {c[1] for c in CASES} == set(ENTRY) and set(EXPERIMENTS.values()) == scripts
 
 
 def _subprocess(args: list[str]) -> subprocess.CompletedProcess:

@@ -229,16 +229,16 @@ def check_writable_file(path: str, flag: str = "--out") -> None:
     check_writable_dir(folder, flag)
 
 
-def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = False) -> bool:
-    """The check before anything is written: ConfigError (one line) unless `workdir` can hold the
-    sweep `config`; True when it holds that sweep already (a resume). Reads only."""
-    check_writable_dir(workdir)
+def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = False, flag: str = "--workdir") -> bool:
+    """The check before anything is written: ConfigError (one line, naming `flag`) unless `workdir` can
+    hold the sweep `config`; True when it holds that sweep already (a resume). Reads only."""
+    check_writable_dir(workdir, flag)
     if not os.path.isdir(workdir) or overwrite:
         return False
     saved = read_config(workdir)
     used = [f for f in (*RESULT_FILES, *OUTPUT_DIRS) if os.path.exists(os.path.join(workdir, f))]
     if used and (saved is None or config is None):
-        raise ConfigError(f"--workdir={workdir} already holds results ({', '.join(used)}); "
+        raise ConfigError(f"{flag}={workdir} already holds results ({', '.join(used)}); "
                           "choose a new directory or pass --overwrite")
     if saved is not None:
         from grokjax.checkpoint.identity import describe  # local: grokjax.checkpoint imports this module
@@ -248,43 +248,43 @@ def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = Fa
         defaults = {**dataclasses.asdict(StaticConfig()), **{k: spec.default for k, spec in HPARAMS.items()}}
         diff = describe(_comparable(saved), _comparable(config), defaults)
         if diff:
-            raise ConfigError(f"--workdir={workdir} holds a sweep with a different configuration ({diff}); "
+            raise ConfigError(f"{flag}={workdir} holds a sweep with a different configuration ({diff}); "
                               "pass --overwrite to start over")
         for name in (PROGRESS, os.path.join(CHECKPOINTS, LAYOUT)):  # what a resume reads next: damage refused now
             _read_json(os.path.join(workdir, name))
     return saved is not None
 
 
-def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = False) -> bool:
+def prepare_workdir(workdir: str, config: dict | None = None, overwrite: bool = False, flag: str = "--workdir") -> bool:
     """Create or reuse `workdir` for the sweep `config`; True when it resumes one saved there.
 
     The same configuration as the saved config.json resumes; a different one is
     refused with one line naming what differs; `overwrite` removes grokjax's
     outputs (never other files) and starts over. Without `config`, any used
     workdir is refused. Everything is checked (check_workdir) before the first
-    write; then a lock on the workdir is held until the process exits.
+    write; then a lock on the workdir is held until the process exits. Messages name `flag`.
     """
-    check_workdir(workdir, config, overwrite)
+    check_workdir(workdir, config, overwrite, flag)
     try:
         os.makedirs(workdir, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=workdir, prefix=".probe-")
         probe.close()
     except OSError as err:
-        raise ConfigError(f"--workdir={workdir} is not writable: creating a file there failed ({err.strerror})") \
+        raise ConfigError(f"{flag}={workdir} is not writable: creating a file there failed ({err.strerror})") \
             from None
-    _lock(workdir)
+    _lock(workdir, flag)
     if overwrite:
         clear_outputs(workdir)
-    resuming = check_workdir(workdir, config)  # again, now that the lock keeps other sweeps out
+    resuming = check_workdir(workdir, config, flag=flag)  # again, now that the lock keeps other sweeps out
     _remove_temporaries(workdir)
     return resuming
 
 
 def start(workdir: str, config: dict, flags_text: str = "", overwrite: bool = False,
-          files: dict | None = None) -> bool:
+          files: dict | None = None, flag: str = "--workdir") -> bool:
     """prepare_workdir, then config.json, flags.txt and `files` (name -> JSON, e.g. shard.json)
     written; True when it resumes a saved sweep."""
-    resuming = prepare_workdir(workdir, config, overwrite=overwrite)
+    resuming = prepare_workdir(workdir, config, overwrite=overwrite, flag=flag)
     write_json(os.path.join(workdir, CONFIG), config)
     if flags_text:
         write_text(os.path.join(workdir, FLAGS), flags_text)
@@ -316,7 +316,7 @@ def _remove_temporaries(workdir: str) -> None:
 _LOCKS: dict[str, object] = {}
 
 
-def _lock(workdir: str) -> None:
+def _lock(workdir: str, flag: str = "--workdir") -> None:
     """An advisory lock, released by the OS when the process ends (kill -9 included)."""
     path = os.path.realpath(workdir)
     if fcntl is None or path in _LOCKS:
@@ -326,7 +326,7 @@ def _lock(workdir: str) -> None:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        raise ConfigError(f"--workdir={workdir} is in use by another running sweep; "
+        raise ConfigError(f"{flag}={workdir} is in use by another running sweep; "
                           "wait for it or choose another directory") from None
     _LOCKS[path] = f
 
