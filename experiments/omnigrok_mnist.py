@@ -23,10 +23,7 @@ FLAGS = cli.FLAGS
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    cfg = common.settings()
-    if FLAGS.activation not in VECTOR_ACTIVATIONS:
-        cli.exit_on_config_error(cli.ConfigError(
-            f"--activation={FLAGS.activation} is not allowed; choose one of: {', '.join(VECTOR_ACTIVATIONS)}"))
+    cfg = common.settings(activations=VECTOR_ACTIVATIONS)
     dataset = common.load_data(mnist_dataset, SOURCES)
     d_in = dataset.inputs.shape[1]
     model = make_vector_mlp(layer_sizes(d_in, FLAGS.width, FLAGS.depth, 10), activation=FLAGS.activation,

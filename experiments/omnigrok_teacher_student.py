@@ -19,10 +19,7 @@ FLAGS = cli.FLAGS
 
 def main(argv):
     del argv  # cli.parse_flags_or_exit already refused positional arguments
-    cfg = common.settings()
-    if FLAGS.activation not in VECTOR_ACTIVATIONS:
-        cli.exit_on_config_error(cli.ConfigError(
-            f"--activation={FLAGS.activation} is not allowed; choose one of: {', '.join(VECTOR_ACTIVATIONS)}"))
+    cfg = common.settings(activations=VECTOR_ACTIVATIONS)
     sizes = [5, FLAGS.width, FLAGS.width, 5]
     dataset = teacher_student_dataset(width=FLAGS.width, n_train=100, n_test=100, seed=FLAGS.teacher_seed)
     model = make_vector_mlp(sizes, activation=FLAGS.activation, matmul_dtype=common.matmul_dtype())

@@ -23,7 +23,7 @@ from absl import flags
 
 from grokjax import cli
 from grokjax.analysis.landscape import concat_grids, landscape_of, landscape_sweep, loglog_slope, steps_to
-from grokjax.config import ConfigError, validate_hparam, validate_static
+from grokjax.config import ConfigError, StaticConfig, validate_hparam, validate_static
 from grokjax.errors import check_allowed, check_value
 from grokjax.plotting import omnigrok as plots
 from grokjax.train import run_dir
@@ -111,13 +111,18 @@ def _check_values(name: str, hparam: str, dataset=None) -> None:
         raise ConfigError(f"--{name}={getattr(flags.FLAGS, name)}: {err}") from None
 
 
-def settings():
+def settings(activations: tuple[str, ...] | None = None):
     """The static config of the flags once every flag is checked, or one line and exit. Writes nothing:
-    the scripts call it before they load data or build a model."""
+    the scripts call it before they load data or build a model. `activations`: those of a script's own
+    model, checked instead of the engine's."""
     F = flags.FLAGS
     try:
         cfg = cli.static_config()
-        validate_static(cfg)
+        engine_cfg = cfg  # what the engine's checks see
+        if activations is not None:
+            check_allowed("activation", F.activation, activations)
+            engine_cfg = dataclasses.replace(cfg, activation=StaticConfig.activation)
+        validate_static(engine_cfg)
         unknown = [p for p in F.parts if p not in PARTS]
         if unknown:
             raise ConfigError(f"--parts={','.join(F.parts)}: unknown {unknown[0]}; allowed: {', '.join(PARTS)}")
@@ -125,7 +130,7 @@ def settings():
             raise ConfigError("--parts=size_scan needs --scan_fracs")
         make_grid(cli.base_hparams())  # every hyperparameter allowed
         check_value("landscape_steps", F.landscape_steps, F.landscape_steps >= 0, "an integer >= 0 (0 = --steps)")
-        validate_static(dataclasses.replace(cfg, steps=F.landscape_steps or cfg.steps))
+        validate_static(dataclasses.replace(engine_cfg, steps=F.landscape_steps or cfg.steps))
         for name, hparam in (*_VALUE_FLAGS, *([("landscape_lr", "lr")] if F.landscape_lr else [])):  # 0 = --lr
             if getattr(F, name) != "":
                 _check_values(name, hparam)

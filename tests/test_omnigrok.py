@@ -60,7 +60,7 @@ def test_omnigrok_script_writes_a_set_of_run_directories_and_reads_it_back(tmp_p
 
     from grokjax.train import run_dir
     script = os.path.join(os.path.dirname(__file__), "..", "experiments", "omnigrok_teacher_student.py")
-    args = [sys.executable, script, "--width=8", "--steps=20", "--eval_every=10", "--lr=0.01", "--parts=dynamics",
+    args = [sys.executable, script, "--activation=tanh", "--width=8", "--steps=20", "--eval_every=10", "--lr=0.01", "--parts=dynamics",
             "--dyn_alphas=1", "--dyn_wds=0,0.1", "--progress=false", f"--workdir={tmp_path}"]
     out = subprocess.run(args, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -102,3 +102,11 @@ def test_time_vs_wd_draws_each_fit_over_its_own_range(tmp_path, monkeypatch):
     omnigrok_plots.plot_time_vs(str(tmp_path / "t.png"), wd, times, "title", "weight decay", fits=fits)
     lines = {label: (lo, hi) for label, lo, hi in drawn if label and label.startswith("fit")}
     assert lines == {fits[0][0]: pytest.approx((0.2, 1.2)), fits[1][0]: pytest.approx((0.2, 0.66))}
+
+
+def test_time_vs_wd_with_no_run_reaching_the_accuracy_still_draws(tmp_path):
+    """A short run where nothing reached the threshold: every time NaN, no log axis to fail on."""
+    times = {"train 95%": np.full(3, np.nan), "test 95%": np.full(3, np.nan)}
+    omnigrok_plots.plot_time_vs(str(tmp_path / "t.png"), [0.1, 0.3, 1.0], times, "title", "weight decay",
+                                fits=[("fit", np.nan, np.nan, 0.1, 1.0)])
+    assert (tmp_path / "t.png").stat().st_size > 0

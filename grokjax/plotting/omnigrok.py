@@ -99,7 +99,9 @@ def plot_time_vs(path: str, x, times: dict[str, np.ndarray], title: str, xlabel:
             ax.plot(xs, 10 ** (intercept + slope * np.log10(xs)), ls, lw=1.2, label=label)
     if log_x:
         ax.set_xscale("log")
-    ax.set_yscale("log")
+    reached = np.concatenate([np.asarray(t, float).ravel() for t in times.values()])
+    if np.any(np.isfinite(reached) & (reached > 0)):  # no run reached the accuracy: an empty linear axis
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("steps")
     ax.legend(fontsize=8)
