@@ -345,8 +345,8 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         for part, name in (("landscape", "landscape_fracs"), ("size_scan", "scan_fracs")):
             if part in F.parts:
                 _check_values(name, "frac", dataset)
-        if model is None:  # the engine's own model: one run's memory estimated from the config, as phase_diagram.py
-            check_run_memory(cfg, make_grid(base), dataset, F.memory_budget_gb)
+        # One run's memory, from the config and the model's abstract init, as phase_diagram.py.
+        check_run_memory(cfg, make_grid(base), dataset, F.memory_budget_gb, model)
         # The set's config.json: what every part shares (the static settings and the data); each part's
         # own sweep is checked (resume or refuse) in its run directory.
         run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name, "label": label}),

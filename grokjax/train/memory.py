@@ -39,6 +39,16 @@ def check_table_fits(rows: int, n_classes: int, flag: str) -> None:
                           f"run's outputs on it; this machine has {_gib(have)}")
 
 
+def check_layers_fit(sizes: list[int], flag: str, copies: int = 1) -> None:
+    """A dense network of these layer sizes (`copies` of its parameters: e.g. a teacher, or a run's
+    parameters, gradient and Adam moments) against the machine's memory, before it is built."""
+    need = copies * FLOAT_BYTES * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    have = machine_bytes()
+    if have is not None and need > have:
+        raise ConfigError(f"{flag} needs at least {_gib(need)} for the {'-'.join(map(str, sizes))} network's "
+                          f"parameters; this machine has {_gib(have)}")
+
+
 def min_params(cfg, n_classes: int) -> int:
     """A lower bound on the parameter count from the settings alone: the input and output layers
     and, for several layers, the width x width matrices between them."""
@@ -78,11 +88,17 @@ def check_run_fits(cfg, grid: dict, dataset, budget_gb: float, run_fns) -> None:
     # --depth would take long to trace, a huge --width would overflow the shapes).
     state = 4 * FLOAT_BYTES * min_params(cfg, max(dataset.n_classes, 1))
     activations = 0
+    where = f"--memory_budget_gb={budget_gb:g}" if budget_gb > 0 else f"this machine's {_gib(have)}"
+    # The flags that size a run; --p only where it sizes the data (a Z_p operation table).
+    sizes = f"--width={cfg.width}, --depth={cfg.depth}" + (f", --p={cfg.p}" if dataset.n_classes == cfg.p else "")
     if state <= have:
-        state, activations = run_bytes(cfg, run_fns(), grid, dataset)
+        try:
+            state, activations = run_bytes(cfg, run_fns(), grid, dataset)
+        except OverflowError:  # a script's own model, whose shapes the bound above does not know
+            raise ConfigError(f"one run's parameter shapes overflow a 64-bit size ({sizes}); far more than "
+                              f"{where}") from None
     if state + activations > have:
-        where = f"--memory_budget_gb={budget_gb:g}" if budget_gb > 0 else f"this machine's {_gib(have)}"
         parts = f"parameters, gradients and optimizer state {_gib(state)}" + \
             (f", activations {_gib(activations)}" if activations else "")
-        raise ConfigError(f"one run needs at least {_gib(state + activations)} ({parts}: --width={cfg.width}, "
-                          f"--depth={cfg.depth}, --p={cfg.p}); that is more than {where}")
+        raise ConfigError(f"one run needs at least {_gib(state + activations)} ({parts}: {sizes}); "
+                          f"that is more than {where}")

@@ -200,13 +200,15 @@ def max_runs_for_memory(cfg, grid: dict, budget_bytes: float, dataset=None) -> i
     return devices.runs_for_budget(per_run, budget_bytes, trainer.mesh)
 
 
-def check_run_memory(cfg: StaticConfig, grid: Grid, dataset: Dataset, budget_gb: float = 0.0) -> None:
-    """grokjax.train.memory.check_run_fits with this sweep's run functions: ConfigError (one line)
-    if one run of `grid` cannot fit --memory_budget_gb (or the machine's memory when 0)."""
+def check_run_memory(cfg: StaticConfig, grid: Grid, dataset: Dataset, budget_gb: float = 0.0,
+                     model: Model | None = None) -> None:
+    """grokjax.train.memory.check_run_fits with this sweep's run functions (of `model`, the engine's
+    cfg.model by default): ConfigError (one line) if one run of `grid` cannot fit --memory_budget_gb
+    (or the machine's memory when 0)."""
     from grokjax.train.memory import check_run_fits
 
     cfg = features_for(cfg, grid)
-    check_run_fits(cfg, grid, dataset, budget_gb, lambda: run_fns_for(cfg, grid, dataset))
+    check_run_fits(cfg, grid, dataset, budget_gb, lambda: run_fns_for(cfg, grid, dataset, model))
 
 
 def _pad(grid: Grid, idx: np.ndarray, size: int) -> dict:
