@@ -349,8 +349,13 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         check_run_memory(cfg, make_grid(base), dataset, F.memory_budget_gb, model)
         # The set's config.json: what every part shares (the static settings and the data); each part's
         # own sweep is checked (resume or refuse) in its run directory.
-        run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name, "label": label}),
-                      cli.flags_text(_script_flags()), F.overwrite)
+        # A resumed set's flags.txt is rewritten only once every part was accepted: a part saved with
+        # other settings is refused below, and the directory must then be as it was.
+        flags_text = cli.flags_text(_script_flags())
+        resuming = run_dir.start(F.workdir, run_dir.sweep_set_config(cfg, {}, {"dataset": dataset.name,
+                                                                                 "label": label}), overwrite=F.overwrite)
+        if not resuming:
+            run_dir.write_flags(F.workdir, flags_text)
     except ConfigError as err:
         cli.exit_on_config_error(err)
     runners = {"landscape": run_landscape, "dynamics": run_dynamics, "size_scan": run_size_scan,
@@ -362,3 +367,5 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         except ConfigError as err:  # e.g. a part saved with other settings: refused, one line
             cli.exit_on_config_error(err)
         print(f"{part}: {time.time() - start:.0f}s; results in {run_dir.SweepSet(F.workdir).path(part)}")
+    if resuming:
+        run_dir.write_flags(F.workdir, flags_text)

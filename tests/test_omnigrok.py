@@ -69,3 +69,10 @@ def test_omnigrok_script_writes_a_set_of_run_directories_and_reads_it_back(tmp_p
     assert len(dynamics.stream()) == 2 * 3 and (tmp_path / "sweeps" / "dynamics" / "curves.png").exists()
     again = subprocess.run(args, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert again.returncode == 0 and "reading back the finished sweep" in again.stdout, again.stderr[-2000:]
+    # A part saved with other settings: one line, and the set (its flags.txt too) left as it was.
+    listing = lambda: {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}  # noqa: E731
+    before = listing()
+    changed = subprocess.run([*args, "--dyn_wds=0,0.2"], capture_output=True, text=True, env=subprocess_env(),
+                             timeout=300)
+    assert changed.returncode != 0 and changed.stderr.strip().count("\n") == 0, changed.stderr[-2000:]
+    assert "different configuration" in changed.stderr and listing() == before

@@ -287,10 +287,15 @@ def start(workdir: str, config: dict, flags_text: str = "", overwrite: bool = Fa
     resuming = prepare_workdir(workdir, config, overwrite=overwrite, flag=flag)
     write_json(os.path.join(workdir, CONFIG), config)
     if flags_text:
-        write_text(os.path.join(workdir, FLAGS), flags_text)
+        write_flags(workdir, flags_text)
     for name, obj in (files or {}).items():
         write_json(os.path.join(workdir, name), obj)
     return resuming
+
+
+def write_flags(workdir: str, flags_text: str) -> None:
+    """flags.txt: the command's flags, usable as --flagfile."""
+    write_text(os.path.join(workdir, FLAGS), flags_text)
 
 
 def clear_outputs(workdir: str) -> None:
