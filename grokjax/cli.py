@@ -108,6 +108,8 @@ def sweep_axes() -> list[tuple[str, np.ndarray]]:
         if not text:
             raise ConfigError(f"--{axis}_axis={name} needs --{axis}_values")
         axes.append((name, parse_values(f"{axis}_values", text)))
+    if FLAGS.y_axis and not FLAGS.x_axis:
+        raise ConfigError(f"--y_axis={FLAGS.y_axis} needs --x_axis: sweep one axis with --x_axis, two with both")
     if len(axes) == 2 and axes[0][0] == axes[1][0]:
         raise ConfigError(f"--x_axis and --y_axis are both {axes[0][0]}; sweep two different ones")
     if FLAGS.seeds <= 0:

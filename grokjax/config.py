@@ -223,6 +223,9 @@ def validate_static(cfg: StaticConfig) -> None:
     parse(cfg.measures)
     if not 0 <= cfg.early_stop_val_acc <= 1:
         raise ConfigError(f"--early_stop_val_acc={cfg.early_stop_val_acc} must be in [0, 1]")
+    for name in ("beta1", "beta2"):  # moment decay rates: >= 1 never forgets (or blows up)
+        if not 0 <= getattr(cfg, name) < 1:
+            raise ConfigError(f"--{name}={getattr(cfg, name):g} is not allowed; it must be in [0, 1)")
 
 
 def validate_hparam(name: str, values) -> None:

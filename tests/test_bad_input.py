@@ -158,6 +158,9 @@ SHARDS = ["--num_shards=2", "--shard_index=0", "--x_axis=wd", "--x_values=0,1"]
 CASES = [
     # experiments/phase_diagram.py
     ("budget_nan", "phase", [*TINY, W, "--memory_budget_gb=nan"], None, "--memory_budget_gb=nan"),
+    ("beta2_above_one", "phase", [*TINY, W, "--beta2=1.5"], None, "--beta2=1.5"),
+    ("beta1_negative", "phase", [*TINY, W, "--beta1=-0.1"], None, "--beta1=-0.1"),
+    ("y_axis_without_x_axis", "phase", [*TINY, W, "--y_axis=frac", "--y_values=0.5"], None, "needs --x_axis"),
     ("budget_inf", "phase", [*TINY, W, "--memory_budget_gb=inf"], None, "--memory_budget_gb=inf"),
     ("budget_negative", "phase", [*TINY, W, "--memory_budget_gb=-1"], None, "--memory_budget_gb=-1"),
     ("budget_below_one_run", "phase", [*TINY, W, "--memory_budget_gb=1e-6"], None,
