@@ -312,6 +312,8 @@ CASES = [
     ("beyond_missing_dir", "beyond", ["--workdir={w}"], None, "does not exist"),
     ("beyond_axis_unknown", "beyond", ["--workdir={copy}", "--axis=foo"], [], "--axis=foo"),
     ("beyond_metric_unknown", "beyond", ["--workdir={copy}", "--axis=wd", "--metrics=foo"], [], "--metrics=foo"),
+    ("beyond_log_metric_not_drawn", "beyond", ["--workdir={copy}", "--axis=wd", "--log_metrics=val_loss"], [],
+     "--log_metrics=val_loss"),
     ("beyond_metrics_garbage", "beyond", ["--workdir={copy}", "--axis=wd"], [("metrics.npz", "garbage")],
      "metrics.npz is damaged"),
     ("beyond_summary_truncated", "beyond", ["--workdir={copy}", "--axis=wd"], [("summary.csv", "truncate")],

@@ -14,9 +14,9 @@ from grokjax.train.summary import grid_point_times, grid_points  # noqa: E402
 
 
 def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], axes: dict[str, np.ndarray],
-                  metrics: Sequence[str]) -> None:
+                  metrics: Sequence[str], log_y: Sequence[str] = ()) -> None:
     """One panel per metric: for each grid point of `axes` (name -> per-run values), the median over
-    its runs (seeds) and a band from their minimum to maximum."""
+    its runs (seeds) and a band from their minimum to maximum. Metrics in `log_y` get a log y axis."""
     fig, panels = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.4), squeeze=False)
     for ax, name in zip(panels[0], metrics):
         for values, mask in grid_points(axes):
@@ -25,6 +25,8 @@ def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], a
             ax.plot(steps, np.nanmedian(runs, 0), label=f"{label} (n={len(runs)})")
             ax.fill_between(steps, np.nanmin(runs, 0), np.nanmax(runs, 0), alpha=0.2)
         ax.set_xlabel("step")
+        if name in log_y:
+            ax.set_yscale("log")
         ax.set_title(name)
     panels[0][0].legend(fontsize=7)
     fig.tight_layout()
