@@ -17,8 +17,12 @@ def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], a
                   metrics: Sequence[str], log_y: Sequence[str] = ()) -> None:
     """One panel per metric: for each grid point of `axes` (name -> per-run values), the median over
     its runs (seeds) and a band from their minimum to maximum. Metrics in `log_y` get a log y axis."""
-    fig, panels = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.4), squeeze=False)
-    for ax, name in zip(panels[0], metrics):
+    ncols = min(3, len(metrics))  # rows of at most three panels
+    nrows = -(-len(metrics) // ncols)
+    fig, panels = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in panels.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, name in zip(panels.flat, metrics):
         for values, mask in grid_points(axes):
             label = ", ".join(f"{n}={v:g}" for n, v in values.items())
             runs = curves[name][mask]
