@@ -39,6 +39,30 @@ def test_quickstart_flagfile_writes_every_promised_file(tmp_path):
     assert "--x_axis=frac" in (workdir / "flags.txt").read_text()
 
 
+# Every flagfile phase_diagram.py takes, checked as the script checks it before training: parsed,
+# validated, the grid built and one run sized (cli.sweep_plan writes nothing). One process: seconds.
+FLAGFILE_CHECK = """
+import glob
+from absl import flags
+from grokjax import cli
+cli.define_flags()
+files = sorted(glob.glob("experiments/flags/doshi2024_*.flags")) + [
+    "experiments/flags/nanda2023_modadd.flags", "experiments/flags/quickstart.flags"]
+for f in files:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["phase_diagram.py", "--flagfile=" + f, "--workdir=/nonexistent/never_written"])
+    cli.sweep_plan()
+print(len(files))
+"""
+
+
+def test_every_phase_diagram_flagfile_is_valid():
+    proc = subprocess.run([sys.executable, "-c", FLAGFILE_CHECK], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.split()[-1]) >= 40  # 49 Doshi et al. flagfiles, the Nanda et al. one, the quickstart
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--op=foo"], "--op=foo"),
     (["--op=div", "--p=98"], "--p=98"),
