@@ -143,9 +143,10 @@ def merge_workdirs(workdirs: list[str], out: str, allow_incomplete: bool = False
               "merged_from": merged_from}
     run_dir.write_json(os.path.join(out, run_dir.CONFIG), config)
     axes = list(first.get("axes", []))
-    run_dir.write_results(out, result, summary, seed_point_times(summary, result.grid, axes))
+    points = seed_point_times(summary, result.grid, axes)
+    run_dir.write_results(out, result, summary, points)
     run_dir.atomic_write_bytes(os.path.join(out, run_dir.STREAM), run_dir.encode_rows(rows))
-    write_plots(out, result, summary, axes)
+    write_plots(out, result, summary, axes, points)
     run_dir.write_progress(out, n_runs, n_runs, complete=not incomplete)
     return result
 

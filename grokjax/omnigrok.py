@@ -341,12 +341,13 @@ def run_parts(cfg, dataset, model, label: str) -> None:
     F = flags.FLAGS
     base = cli.base_hparams()
     try:  # the flags: checked by settings(), which the scripts call first; here what the dataset allows
-        check_grid_fits(make_grid(base), dataset)
+        one_run = make_grid(base)
+        check_grid_fits(one_run, dataset)
         for part, name in (("landscape", "landscape_fracs"), ("size_scan", "scan_fracs")):
             if part in F.parts:
                 _check_values(name, "frac", dataset)
         # One run's memory, from the config and the model's abstract init, as phase_diagram.py.
-        check_run_memory(cfg, make_grid(base), dataset, F.memory_budget_gb, model)
+        check_run_memory(cfg, one_run, dataset, F.memory_budget_gb, model)
         # The set's config.json: what every part shares (the static settings and the data); each part's
         # own sweep is checked (resume or refuse) in its run directory.
         # A resumed set's flags.txt is rewritten only once every part was accepted: a part saved with

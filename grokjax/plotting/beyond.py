@@ -13,6 +13,11 @@ import numpy as np  # noqa: E402
 from grokjax.train.summary import grid_point_times, grid_points  # noqa: E402
 
 
+def _label(values) -> str:
+    """A grid point named by its axes' values: `lr=0.01, wd=1`."""
+    return ", ".join(f"{name}={value:g}" for name, value in values)
+
+
 def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], axes: dict[str, np.ndarray],
                   metrics: Sequence[str], log_y: Sequence[str] = ()) -> None:
     """One panel per metric: for each grid point of `axes` (name -> per-run values), the median over
@@ -24,9 +29,8 @@ def plot_by_value(path: str, steps: np.ndarray, curves: dict[str, np.ndarray], a
         ax.set_visible(False)
     for ax, name in zip(panels.flat, metrics):
         for values, mask in grid_points(axes):
-            label = ", ".join(f"{n}={v:g}" for n, v in values.items())
             runs = curves[name][mask]
-            ax.plot(steps, np.nanmedian(runs, 0), label=f"{label} (n={len(runs)})")
+            ax.plot(steps, np.nanmedian(runs, 0), label=f"{_label(values.items())} (n={len(runs)})")
             ax.fill_between(steps, np.nanmin(runs, 0), np.nanmax(runs, 0), alpha=0.2)
         ax.set_xlabel("step")
         if name in log_y:
@@ -77,8 +81,7 @@ def steps_to_threshold_table(step_G: np.ndarray, axes: dict[str, np.ndarray], bu
             "| --- | --- | --- | --- | --- |"]
     t = grid_point_times(step_G, axes)
     for i in range(len(t["runs"])):
-        label = ", ".join(f"{n}={t[n][i]:g}" for n in axes)
         rng = f"{t['min_step'][i]:.0f}-{t['max_step'][i]:.0f}" if t["reached"][i] else "-"
-        rows.append(f"| {label} | {t['reached'][i]} / {t['runs'][i]} | {_step(t['median_step'][i], budget)} | "
+        rows.append(f"| {_label((n, t[n][i]) for n in axes)} | {t['reached'][i]} / {t['runs'][i]} | {_step(t['median_step'][i], budget)} | "
                     f"{_step(t['median_ci95_low'][i], budget)}-{_step(t['median_ci95_high'][i], budget)} | {rng} |")
     return rows

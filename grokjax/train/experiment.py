@@ -69,10 +69,11 @@ def run_grid_experiment(cfg: StaticConfig, grid: Grid, workdir: str, axes: list[
     if not main or finished:  # a finished sweep's files are already written: only read back
         return result
     summary = summarize(result)
-    run_dir.write_results(workdir, result, summary, seed_point_times(summary, result.grid, axes))
+    points = seed_point_times(summary, result.grid, axes)
+    run_dir.write_results(workdir, result, summary, points)
     run_dir.write_progress(workdir, n_runs, n_runs, complete=False)  # complete once the plots are written too
     if plots:
-        write_plots(workdir, result, summary, axes)
+        write_plots(workdir, result, summary, axes, points)
     run_dir.write_progress(workdir, n_runs, n_runs, complete=True)
     print(f"{n_runs} runs in {time.time() - start:.1f}s; results in {workdir}")
     return result
@@ -100,7 +101,8 @@ def plot_title(cfg: StaticConfig, grid: Grid, axes: list[str]) -> str:
         (f", {' '.join(fixed)}" if fixed else "")
 
 
-def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str]) -> None:
+def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str], points: dict | None) -> None:
+    """The sweep's PNGs; `points`: grid_points.csv's columns (seed_point_times), None without seeds."""
     cfg, grid = result.cfg, result.grid
     title = plot_title(cfg, grid, axes)
     if axes:
@@ -111,8 +113,7 @@ def write_plots(workdir: str, result: SweepResult, summary: dict, axes: list[str
         if "phase" in summary:
             run_dir.save_plot(os.path.join(workdir, "phase_diagram.png"), plot_phase_diagram, summary["phase"], grid,
                               x_axis, y_axis, f"phase (Doshi et al. Table 2; mode over seeds)\n{title}")
-    points = seed_point_times(summary, grid, axes) if axes else None
-    if points is not None and np.isfinite(points["median_step"]).any():
+    if axes and points is not None and np.isfinite(points["median_step"]).any():
         run_dir.save_plot(os.path.join(workdir, "grokking_time.png"), plot_grid_point_times, points, axes, title)
     labels = [", ".join(f"{a}={grid[a][i]:g}" for a in axes) or f"run {i}" for i in range(grid_size(grid))]
     order = np.linspace(0, grid_size(grid) - 1, min(12, grid_size(grid))).astype(int)

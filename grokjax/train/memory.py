@@ -30,23 +30,24 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.3g} GiB" if n < 1e6 * GIB else f"{n / GIB:.2e} GiB"
 
 
-def check_table_fits(rows: int, n_classes: int, flag: str) -> None:
-    """The table of `rows` examples, and one run's outputs over it, against the machine's memory."""
-    need = rows * (TABLE_BYTES_PER_ROW + FLOAT_BYTES * n_classes)
+def _check_machine_fits(need: float, flag: str, what: str) -> None:
+    """ConfigError (one line) if `need` bytes for `what` exceed the machine's memory."""
     have = machine_bytes()
     if have is not None and need > have:
-        raise ConfigError(f"{flag} needs at least {_gib(need)} for the operation table ({rows:.3g} rows) and one "
-                          f"run's outputs on it; this machine has {_gib(have)}")
+        raise ConfigError(f"{flag} needs at least {_gib(need)} for {what}; this machine has {_gib(have)}")
+
+
+def check_table_fits(rows: int, n_classes: int, flag: str) -> None:
+    """The table of `rows` examples, and one run's outputs over it, against the machine's memory."""
+    _check_machine_fits(rows * (TABLE_BYTES_PER_ROW + FLOAT_BYTES * n_classes), flag,
+                        f"the operation table ({rows:.3g} rows) and one run's outputs on it")
 
 
 def check_layers_fit(sizes: list[int], flag: str, copies: int = 1) -> None:
     """A dense network of these layer sizes (`copies` of its parameters: e.g. a teacher, or a run's
     parameters, gradient and Adam moments) against the machine's memory, before it is built."""
-    need = copies * FLOAT_BYTES * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    have = machine_bytes()
-    if have is not None and need > have:
-        raise ConfigError(f"{flag} needs at least {_gib(need)} for the {'-'.join(map(str, sizes))} network's "
-                          f"parameters; this machine has {_gib(have)}")
+    _check_machine_fits(copies * FLOAT_BYTES * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])), flag,
+                        f"the {'-'.join(map(str, sizes))} network's parameters")
 
 
 def min_params(cfg, n_classes: int) -> int:
