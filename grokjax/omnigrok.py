@@ -128,6 +128,8 @@ def settings(activations: tuple[str, ...] | None = None):
             raise ConfigError(f"--parts={','.join(F.parts)}: unknown {unknown[0]}; allowed: {', '.join(PARTS)}")
         if "size_scan" in F.parts and not F.scan_fracs:
             raise ConfigError("--parts=size_scan needs --scan_fracs")
+        if "dynamics" in F.parts and not (F.scan_wds or (F.dyn_alphas and F.dyn_wds)):
+            raise ConfigError("--parts=dynamics needs --dyn_alphas and --dyn_wds (curve panels) or --scan_wds")
         make_grid(cli.base_hparams())  # every hyperparameter allowed
         check_value("landscape_steps", F.landscape_steps, F.landscape_steps >= 0, "an integer >= 0 (0 = --steps)")
         validate_static(dataclasses.replace(engine_cfg, steps=F.landscape_steps or cfg.steps))
@@ -248,23 +250,30 @@ def run_landscape(cfg, base, dataset, model, label: str) -> dict:
 
 def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
     F = flags.FLAGS
-    grids = [make_grid(base, [("alpha", _values("dyn_alphas")), ("wd", _values("dyn_wds"))], seed=F.seed)]
+    # The scan's runs come first, its seeds side by side, so that --max_runs_per_batch=--seeds batches
+    # one weight decay's seeds together and --early_stop_val_acc stops each as it groks. Empty
+    # --dyn_alphas or --dyn_wds: no panels.
     scan_wds = _values("scan_wds") if F.scan_wds else np.zeros(0)
+    grids = []
     if scan_wds.size:
         grids.append(make_grid(base, [("alpha", [F.scan_alpha]), ("wd", scan_wds)], seeds=F.seeds, seed=F.seed))
+    panel_axes = [("alpha", _values("dyn_alphas")), ("wd", _values("dyn_wds"))] if F.dyn_alphas and F.dyn_wds else []
+    if panel_axes:
+        grids.append(make_grid(base, panel_axes, seed=F.seed))
     grid = concat_grids(*grids)
     result, workdir = _train("dynamics", cfg, grid, ["alpha", "wd"], dataset, model, label)
-    n_dyn = len(grids[0]["alpha"])
-    panels = {f"alpha={grid['alpha'][i]:g}, wd={grid['wd'][i]:g}":
-              {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
-               "weight_norm": result.curves["weight_norm"][i]} for i in range(n_dyn)}
-    title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps{_train_size()} (dashed: weight norm)"
-    run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels, title,
-                      ncols=len(_values("dyn_wds")), extra="weight_norm")
-    _publish(os.path.join(workdir, "curves.png"))
+    n_scan = len(scan_wds) * F.seeds
     out = {"steps": result.steps, "grid": grid, "curves": result.curves}
+    if panel_axes:
+        panels = {f"alpha={grid['alpha'][i]:g}, wd={grid['wd'][i]:g}":
+                  {"train": result.curves["train_acc"][i], "test": result.curves["val_acc"][i],
+                   "weight_norm": result.curves["weight_norm"][i]} for i in range(n_scan, len(grid["alpha"]))}
+        title = f"{label}: {cfg.optimizer} lr {base['lr']:g}, {cfg.steps} steps{_train_size()} (dashed: weight norm)"
+        run_dir.save_plot(os.path.join(workdir, "curves.png"), plots.plot_accuracy_grid, result.steps, panels,
+                          title, ncols=len(_values("dyn_wds")), extra="weight_norm")
+        _publish(os.path.join(workdir, "curves.png"))
     if scan_wds.size:
-        scan = slice(n_dyn, None)
+        scan = slice(0, n_scan)
         times = steps_to({k: v[scan] for k, v in result.curves.items()}, result.steps, F.threshold)
         wd = grid["wd"][scan]
         fits = [_fit(wd, times["test"], label="fit over every finite point" if F.scan_fit_wds else "fit")]

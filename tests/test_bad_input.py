@@ -332,6 +332,8 @@ CASES = [
     ("omni_landscape_frac_one", "modadd", [*MODADD, W, "--landscape_fracs=0.5,1"], None,
      "--landscape_fracs=0.5,1: --frac=1 leaves no"),
     ("omni_size_scan_without_fracs", "modadd", [*MODADD, W, "--parts=size_scan"], None, "--scan_fracs"),
+    ("omni_dynamics_without_runs", "modadd", [*MODADD, W, "--parts=dynamics", "--dyn_wds=", "--scan_wds="], None,
+     "--parts=dynamics needs"),
     ("omni_width_huge", "modadd", [*MODADD, W, "--width=200000000"], None, "one run needs at least"),
     ("omni_no_workdir", "modadd", [*MODADD], None, "--workdir is required"),
     ("omni_workdir_proc", "modadd", [*MODADD, "--workdir=/proc/1"], None, "kernel filesystem"),

@@ -76,3 +76,31 @@ def test_omnigrok_script_writes_a_set_of_run_directories_and_reads_it_back(tmp_p
                              timeout=300)
     assert changed.returncode != 0 and changed.stderr.strip().count("\n") == 0, changed.stderr[-2000:]
     assert "different configuration" in changed.stderr and listing() == before
+
+
+def test_wd_scan_runs_first_with_each_weight_decays_seeds_together(tmp_path):
+    """--max_runs_per_batch=--seeds batches one weight decay's seeds (so early stopping stops each wd as it
+    groks); the curve panels follow, and empty --dyn_wds draws none."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    from grokjax.train import run_dir
+    script = os.path.join(os.path.dirname(__file__), "..", "experiments", "omnigrok_teacher_student.py")
+    base = [sys.executable, script, "--activation=tanh", "--width=8", "--steps=20", "--eval_every=10", "--lr=0.01",
+            "--parts=dynamics", "--scan_wds=0.1,1", "--seeds=2", "--max_runs_per_batch=2", "--progress=false"]
+    for dyn_wds, panels in (("", False), ("0", True)):
+        workdir = tmp_path / f"dyn{dyn_wds}"
+        out = subprocess.run([*base, "--dyn_alphas=1", f"--dyn_wds={dyn_wds}", f"--workdir={workdir}"],
+                             capture_output=True, text=True, env=subprocess_env(), timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        summary = run_dir.SweepSet(str(workdir)).open("dynamics").summary()
+        expected = [0.1, 0.1, 1.0, 1.0] + ([0.0] if panels else [])
+        np.testing.assert_allclose(summary["wd"], expected, rtol=1e-6)
+        assert list(summary["model_seed"][:4]) == [0, 1, 0, 1]
+        part = workdir / "sweeps" / "dynamics"
+        assert (part / "curves.png").exists() == panels
+        np.testing.assert_allclose(json.loads((part / "time_vs_wd.json").read_text())["wd"], expected[:4], rtol=1e-6)
