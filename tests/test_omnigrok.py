@@ -3,7 +3,7 @@
 import numpy as np
 from tolerances import U32
 
-from grokjax.analysis.landscape import loglog_slope, lu_shape, reduced_landscape, steps_to
+from grokjax.analysis.landscape import landscape_sweep, loglog_slope, lu_shape, reduced_landscape, steps_to
 from grokjax.config import StaticConfig
 from grokjax.data.teacher_student import teacher_student_dataset
 from grokjax.models.vector_mlp import make_vector_mlp
@@ -36,6 +36,15 @@ def test_reduced_landscape_grid_is_at_constant_norm():
     curves = land.result.curves
     np.testing.assert_allclose(curves["weight_norm"], curves["weight_norm"][:, :1] * np.ones((1, 3)), rtol=norm_rtol)
     assert np.all(curves["train_loss"][:, -1] < curves["train_loss"][:, 0])
+
+
+def test_landscape_runs_are_grouped_by_frac():
+    # A batch pads every run to its largest frac: consecutive runs of one frac keep the
+    # small fractions cheap under --max_runs_per_batch=len(alphas) * seeds.
+    _, grid = landscape_sweep(StaticConfig(), {"lr": 1e-3}, [0.5, 1.0, 2.0], [0.2, 0.6], seeds=2)
+    np.testing.assert_array_equal(grid["frac"], np.float32([0.2] * 6 + [0.6] * 6))
+    np.testing.assert_array_equal(grid["alpha"][:6], [0.5, 0.5, 1.0, 1.0, 2.0, 2.0])
+    np.testing.assert_array_equal(grid["model_seed"][:6], [0, 1] * 3)
 
 
 def test_lu_shape_and_loglog_slope():

@@ -41,9 +41,13 @@ def landscape_sweep(cfg: StaticConfig, base: dict, alphas: Sequence[float], frac
 
     Weight decay is set to 0: the reduced training loss excludes it (Sec. 3), and on
     the sphere it would only shrink the update before the projection.
+
+    Runs are ordered by frac first: a batch pads every run's training split to its
+    largest frac, so --max_runs_per_batch=len(alphas) * seeds keeps one frac per batch
+    and the small fractions train at their own cost.
     """
     cfg = dataclasses.replace(cfg, constrain_norm=True)
-    return cfg, make_grid({**base, "wd": 0.0}, [("alpha", alphas), ("frac", fracs)], seeds=seeds, seed=seed)
+    return cfg, make_grid({**base, "wd": 0.0}, [("frac", fracs), ("alpha", alphas)], seeds=seeds, seed=seed)
 
 
 def landscape_of(result: SweepResult) -> Landscape:
