@@ -59,6 +59,8 @@ _FLAGS = (
     (flags.DEFINE_list, "scan_fit_wds", [], "lo,hi: also fit the log-log slope over this wd range and draw it "
      "(empty = only the fit over every finite point)"),
     (flags.DEFINE_string, "scan_wds", "", "weight decays of the scan (empty = no scan)"),
+    (flags.DEFINE_list, "scan_extend", [], "--workdirs of earlier runs whose finished weight-decay scans join this "
+     "scan's fit and plot (same settings but for wd, run length and evaluation)"),
     (flags.DEFINE_string, "scan_fracs", "", "training fractions of the size scan (at --alpha, --wd)"),
     (flags.DEFINE_string, "constrained_alphas", "0.8", "alphas trained at constant weight norm (Fig. 9b)"),
     (flags.DEFINE_float, "threshold", 0.95, "accuracy that counts as fitted / generalized"),
@@ -130,6 +132,8 @@ def settings(activations: tuple[str, ...] | None = None):
             raise ConfigError("--parts=size_scan needs --scan_fracs")
         if "dynamics" in F.parts and not (F.scan_wds or (F.dyn_alphas and F.dyn_wds)):
             raise ConfigError("--parts=dynamics needs --dyn_alphas and --dyn_wds (curve panels) or --scan_wds")
+        if F.scan_extend and not ("dynamics" in F.parts and F.scan_wds):
+            raise ConfigError("--scan_extend extends a weight-decay scan: it needs --parts=dynamics and --scan_wds")
         make_grid(cli.base_hparams())  # every hyperparameter allowed
         check_value("landscape_steps", F.landscape_steps, F.landscape_steps >= 0, "an integer >= 0 (0 = --steps)")
         validate_static(dataclasses.replace(engine_cfg, steps=F.landscape_steps or cfg.steps))
@@ -248,6 +252,41 @@ def run_landscape(cfg, base, dataset, model, label: str) -> dict:
     return {"alphas": land.alphas, "fracs": land.fracs, **land.metrics}
 
 
+# What a scan joined by --scan_extend may set differently: how long it ran and how it was evaluated.
+_SCAN_MAY_DIFFER = ("steps", "eval_every", "eval_schedule", "early_stop_val_acc")
+_SCAN_FILE = "time_vs_wd.json"
+
+
+def _earlier_scans(cfg, base: dict, dataset_name: str) -> list[dict]:
+    """--scan_extend's finished scans (their time_vs_wd.json), each checked to be the same experiment as
+    this one but for wd, run length and evaluation; ConfigError naming the first difference if not."""
+    F = flags.FLAGS
+    ours = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _SCAN_MAY_DIFFER}
+    scans = []
+    for workdir in F.scan_extend:
+        path = run_dir.SweepSet(workdir).path("dynamics")
+        config, report = run_dir.read_config(path), run_dir.read_json(path, _SCAN_FILE)
+        where = f"--scan_extend={workdir}"
+        if config is None or not isinstance(report, dict) or not {"wd", "steps_train", "steps_test", "threshold"} <= set(report):
+            raise ConfigError(f"{where} holds no finished weight-decay scan with its threshold "
+                              f"(sweeps/dynamics/{_SCAN_FILE}); rerun its command to rewrite it")
+        diff = [f"{k}={config['static'].get(k)} (here {v})" for k, v in ours.items()
+                if not k.startswith("enable_") and config["static"].get(k) != v]
+        # The scan's hyperparameters but wd and the seeds: every run at this run's value.
+        hparams = {**base, "alpha": F.scan_alpha}
+        diff += [f"{k}={values[0]:g} (here {hparams[k]:g})" for k, values in config["grid"].items()
+                 if k in hparams and k != "wd" and np.any(np.float32(values) != np.float32(hparams[k]))]
+        if config.get("extra", {}).get("dataset") != dataset_name:
+            diff.append(f"dataset {config.get('extra', {}).get('dataset')} (here {dataset_name})")
+        if report["threshold"] != F.threshold:
+            diff.append(f"threshold={report['threshold']:g} (here {F.threshold:g})")
+        if diff:
+            raise ConfigError(f"{where} is another experiment: {diff[0]}; only wd, "
+                              f"{', '.join(_SCAN_MAY_DIFFER)} may differ")
+        scans.append(report)
+    return scans
+
+
 def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
     F = flags.FLAGS
     # The scan's runs come first, its seeds side by side, so that --max_runs_per_batch=--seeds batches
@@ -276,9 +315,16 @@ def run_dynamics(cfg, base, dataset, model, label: str) -> dict:
         scan = slice(0, n_scan)
         times = steps_to({k: v[scan] for k, v in result.curves.items()}, result.steps, F.threshold)
         wd = grid["wd"][scan]
+        own = {"wd": wd.tolist(), "steps_train": times["train"].tolist(), "steps_test": times["test"].tolist()}
+        # --scan_extend: earlier scans' points join the fit and the plot (own points first).
+        for earlier in _earlier_scans(cfg, base, dataset.name):
+            wd = np.concatenate([wd, earlier["wd"]])
+            times = {k: np.concatenate([times[k], earlier[f"steps_{k}"]]) for k in times}
         fits = [_fit(wd, times["test"], label="fit over every finite point" if F.scan_fit_wds else "fit")]
-        report = {"wd": wd.tolist(), "steps_train": times["train"].tolist(),
-                  "steps_test": times["test"].tolist(), "loglog_slope_test": fits[0][1]}
+        # Only this run's own points: a later --scan_extend of this run must not count earlier ones twice.
+        report = {**own, "threshold": F.threshold, "loglog_slope_test": fits[0][1]}
+        if F.scan_extend:
+            report.update(extended_by=list(F.scan_extend), wd_all=wd.tolist(), steps_test_all=times["test"].tolist())
         if F.scan_fit_wds:
             lo, hi = (float(v) for v in F.scan_fit_wds)
             fits.append(_fit(wd, times["test"], lo, hi, label=f"fit over wd {lo:g}-{hi:g}"))
@@ -355,6 +401,8 @@ def run_parts(cfg, dataset, model, label: str) -> None:
         for part, name in (("landscape", "landscape_fracs"), ("size_scan", "scan_fracs")):
             if part in F.parts:
                 _check_values(name, "frac", dataset)
+        if F.scan_extend:
+            _earlier_scans(cfg, base, dataset.name)
         # One run's memory, from the config and the model's abstract init, as phase_diagram.py.
         check_run_memory(cfg, one_run, dataset, F.memory_budget_gb, model)
         # The set's config.json: what every part shares (the static settings and the data); each part's

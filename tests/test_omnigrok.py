@@ -113,3 +113,40 @@ def test_wd_scan_runs_first_with_each_weight_decays_seeds_together(tmp_path):
         part = workdir / "sweeps" / "dynamics"
         assert (part / "curves.png").exists() == panels
         np.testing.assert_allclose(json.loads((part / "time_vs_wd.json").read_text())["wd"], expected[:4], rtol=1e-6)
+
+
+def test_scan_extend_joins_an_earlier_scan_and_refuses_another_experiment(tmp_path):
+    """--scan_extend: an earlier run's finished wd scan joins the fit and the plot, its points kept apart
+    from this run's own in time_vs_wd.json; a run with other settings is refused in one line, before
+    anything is written."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+    script = os.path.join(os.path.dirname(__file__), "..", "experiments", "omnigrok_teacher_student.py")
+    base = [sys.executable, script, "--activation=tanh", "--width=8", "--eval_every=10", "--lr=0.01",
+            "--parts=dynamics", "--dyn_wds=", "--seeds=2", "--progress=false"]
+    run = lambda *extra: subprocess.run([*base, *extra], capture_output=True, text=True,  # noqa: E731
+                                        env=subprocess_env(), timeout=300)
+    first = tmp_path / "high_wd"
+    assert run("--scan_wds=1", "--steps=20", f"--workdir={first}").returncode == 0
+    # The extension may run longer (steps) than the scan it extends.
+    later = tmp_path / "low_wd"
+    out = run("--scan_wds=0.1", "--steps=30", f"--scan_extend={first}", f"--workdir={later}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((later / "sweeps" / "dynamics" / "time_vs_wd.json").read_text())
+    np.testing.assert_allclose(report["wd"], [0.1, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(report["wd_all"], [0.1, 0.1, 1.0, 1.0], rtol=1e-6)
+    assert report["extended_by"] == [str(first)] and report["threshold"] == 0.95
+    earlier = json.loads((first / "sweeps" / "dynamics" / "time_vs_wd.json").read_text())
+    np.testing.assert_array_equal(report["steps_test_all"][2:], earlier["steps_test"])
+    for bad, named in ((["--lr=0.02"], "lr=0.01 (here 0.02)"), (["--threshold=0.9"], "threshold=0.95"),
+                       (["--width=16"], "width=8 (here 16)")):
+        refused_dir = tmp_path / "refused"
+        out = run("--scan_wds=0.1", "--steps=30", f"--scan_extend={first}", f"--workdir={refused_dir}", *bad)
+        assert out.returncode != 0 and out.stderr.strip().count("\n") == 0, out.stderr[-2000:]
+        assert named in out.stderr and not refused_dir.exists(), out.stderr
+    out = run("--scan_wds=0.1", f"--scan_extend={tmp_path / 'nothing'}", f"--workdir={tmp_path / 'x'}")
+    assert out.returncode != 0 and "holds no finished weight-decay scan" in out.stderr, out.stderr
