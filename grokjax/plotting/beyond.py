@@ -73,6 +73,13 @@ def _step(v: float, budget: int) -> str:
     return f"{v:.0f}" if np.isfinite(v) else f"> {budget}"
 
 
+def _interval(low: float, high: float, budget: int) -> str:
+    """A median's interval; an end past the budget (runs that never reached) reads "> budget"."""
+    if not np.isfinite(low):
+        return f"> {budget}"
+    return f"{low:.0f}-{high:.0f}" if np.isfinite(high) else f"{low:.0f} to > {budget}"
+
+
 def steps_to_threshold_table(step_G: np.ndarray, axes: dict[str, np.ndarray], budget: int) -> list[str]:
     """Markdown rows of grid_point_times: one per grid point, runs that reached the threshold, the
     median step (runs that never did count as later than `budget`), its bootstrap 95% interval, and
@@ -83,5 +90,5 @@ def steps_to_threshold_table(step_G: np.ndarray, axes: dict[str, np.ndarray], bu
     for i in range(len(t["runs"])):
         rng = f"{t['min_step'][i]:.0f}-{t['max_step'][i]:.0f}" if t["reached"][i] else "-"
         rows.append(f"| {_label((n, t[n][i]) for n in axes)} | {t['reached'][i]} / {t['runs'][i]} | {_step(t['median_step'][i], budget)} | "
-                    f"{_step(t['median_ci95_low'][i], budget)}-{_step(t['median_ci95_high'][i], budget)} | {rng} |")
+                    f"{_interval(t['median_ci95_low'][i], t['median_ci95_high'][i], budget)} | {rng} |")
     return rows
