@@ -259,9 +259,18 @@ _SCAN_FILE = "time_vs_wd.json"
 
 def _earlier_scans(cfg, base: dict, dataset_name: str) -> list[dict]:
     """--scan_extend's finished scans (their time_vs_wd.json), each checked to be the same experiment as
-    this one but for wd, run length and evaluation; ConfigError naming the first difference if not."""
+    this one but for wd, run length and evaluation; ConfigError naming the differences if not."""
     F = flags.FLAGS
-    ours = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _SCAN_MAY_DIFFER}
+    # Compared as a resumed sweep is (run_dir.config_differences): a setting added since a scan was
+    # saved counts as its default there; grid columns by their values, float32 as saved.
+    not_compared = (*_SCAN_MAY_DIFFER, "wd", "model_seed", "data_seed")
+    hparams = {**base, "alpha": F.scan_alpha}
+    # enable_* are derived from the grid (features_for), which is compared itself.
+    static = lambda settings: {k: v for k, v in settings.items()  # noqa: E731
+                               if k not in not_compared and not k.startswith("enable_")}
+    ours = {"static": static(dataclasses.asdict(cfg)),
+            "grid": {k: [float(np.float32(v))] for k, v in hparams.items() if k not in not_compared},
+            "dataset": dataset_name, "threshold": F.threshold}
     scans = []
     for workdir in F.scan_extend:
         path = run_dir.SweepSet(workdir).path("dynamics")
@@ -270,18 +279,12 @@ def _earlier_scans(cfg, base: dict, dataset_name: str) -> list[dict]:
         if config is None or not isinstance(report, dict) or not {"wd", "steps_train", "steps_test", "threshold"} <= set(report):
             raise ConfigError(f"{where} holds no finished weight-decay scan with its threshold "
                               f"(sweeps/dynamics/{_SCAN_FILE}); rerun its command to rewrite it")
-        diff = [f"{k}={config['static'].get(k)} (here {v})" for k, v in ours.items()
-                if not k.startswith("enable_") and config["static"].get(k) != v]
-        # The scan's hyperparameters but wd and the seeds: every run at this run's value.
-        hparams = {**base, "alpha": F.scan_alpha}
-        diff += [f"{k}={values[0]:g} (here {hparams[k]:g})" for k, values in config["grid"].items()
-                 if k in hparams and k != "wd" and np.any(np.float32(values) != np.float32(hparams[k]))]
-        if config.get("extra", {}).get("dataset") != dataset_name:
-            diff.append(f"dataset {config.get('extra', {}).get('dataset')} (here {dataset_name})")
-        if report["threshold"] != F.threshold:
-            diff.append(f"threshold={report['threshold']:g} (here {F.threshold:g})")
+        theirs = {"static": static(config["static"]),
+                  "grid": {k: v for k, v in config["grid"].items() if k not in not_compared},
+                  "dataset": config.get("extra", {}).get("dataset"), "threshold": report["threshold"]}
+        diff = run_dir.config_differences(theirs, ours)
         if diff:
-            raise ConfigError(f"{where} is another experiment: {diff[0]}; only wd, "
+            raise ConfigError(f"{where} is another experiment ({diff}); only wd, "
                               f"{', '.join(_SCAN_MAY_DIFFER)} may differ")
         scans.append(report)
     return scans

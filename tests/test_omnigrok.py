@@ -142,8 +142,15 @@ def test_scan_extend_joins_an_earlier_scan_and_refuses_another_experiment(tmp_pa
     assert report["extended_by"] == [str(first)] and report["threshold"] == 0.95
     earlier = json.loads((first / "sweeps" / "dynamics" / "time_vs_wd.json").read_text())
     np.testing.assert_array_equal(report["steps_test_all"][2:], earlier["steps_test"])
-    for bad, named in ((["--lr=0.02"], "lr=0.01 (here 0.02)"), (["--threshold=0.9"], "threshold=0.95"),
-                       (["--width=16"], "width=8 (here 16)")):
+    # A scan saved before a setting existed: the setting counts as its default there, as on resume.
+    saved = first / "sweeps" / "dynamics" / "config.json"
+    config = json.loads(saved.read_text())
+    del config["static"]["measures"]
+    saved.write_text(json.dumps(config))
+    out = run("--scan_wds=0.1", "--steps=30", f"--scan_extend={first}", f"--workdir={tmp_path / 'older'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    for bad, named in ((["--lr=0.02"], "lr: 0.01 -> 0.02"), (["--threshold=0.9"], "threshold: 0.95 -> 0.9"),
+                       (["--width=16"], "width: 8 -> 16")):
         refused_dir = tmp_path / "refused"
         out = run("--scan_wds=0.1", "--steps=30", f"--scan_extend={first}", f"--workdir={refused_dir}", *bad)
         assert out.returncode != 0 and out.stderr.strip().count("\n") == 0, out.stderr[-2000:]

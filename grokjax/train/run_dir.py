@@ -185,6 +185,16 @@ def read_config(workdir: str) -> dict | None:
     return config
 
 
+def config_differences(saved: dict, new: dict) -> str:
+    """One line of what differs between a saved configuration and this run's ("" if nothing)."""
+    from grokjax.checkpoint.identity import describe  # local: grokjax.checkpoint imports this module
+
+    from grokjax.config import HPARAMS
+    # A setting or hyperparameter added since the sweep was saved counts as its default there.
+    defaults = {**dataclasses.asdict(StaticConfig()), **{k: spec.default for k, spec in HPARAMS.items()}}
+    return describe(saved, new, defaults)
+
+
 def _comparable(config: dict) -> dict:
     """What decides resume vs refuse: the format version and empty extras do not."""
     flat = {k: v for k, v in json.loads(json.dumps(config, default=str)).items() if k not in ("format", "extra")}
@@ -241,12 +251,7 @@ def check_workdir(workdir: str, config: dict | None = None, overwrite: bool = Fa
         raise ConfigError(f"{flag}={workdir} already holds results ({', '.join(used)}); "
                           "choose a new directory or pass --overwrite")
     if saved is not None:
-        from grokjax.checkpoint.identity import describe  # local: grokjax.checkpoint imports this module
-
-        from grokjax.config import HPARAMS
-        # A setting or hyperparameter added since the sweep was saved counts as its default there.
-        defaults = {**dataclasses.asdict(StaticConfig()), **{k: spec.default for k, spec in HPARAMS.items()}}
-        diff = describe(_comparable(saved), _comparable(config), defaults)
+        diff = config_differences(_comparable(saved), _comparable(config))
         if diff:
             raise ConfigError(f"{flag}={workdir} holds a sweep with a different configuration ({diff}); "
                               "pass --overwrite to start over")
